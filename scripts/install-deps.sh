@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages trialog needs to build, test and run its demo.
+# Idempotent: when everything is present it only runs dpkg-query (well under a second).
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  g++ cmake ninja-build pkg-config ccache git
+  # libraries
+  librocksdb-dev libgrpc++-dev libgrpc-dev libprotobuf-dev protobuf-compiler
+  protobuf-compiler-grpc libsodium-dev libabsl-dev libgtest-dev libgmock-dev
+  libbenchmark-dev nlohmann-json3-dev libmicrohttpd-dev
+  # third-party peers used by the tests (interop client, XML schema validation)
+  python3-grpcio python3-protobuf libxml2-utils
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
