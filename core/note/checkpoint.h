@@ -35,15 +35,20 @@ struct Checkpoint {
 
 // The checkpoint's note text: origin, size, base64 root and extensions, each
 // followed by "\n". Does not validate: ParseCheckpoint(FormatCheckpoint(c))
-// succeeds (and gives back c) exactly when c is valid.
+// gives back c exactly when CheckCheckpoint(c) is OK.
 std::string FormatCheckpoint(const Checkpoint& c);
+
+// OK if `c` formats to a valid checkpoint that parses back to `c`: no field
+// holds a newline, the origin and extensions are non-empty, the root is 32
+// bytes, and all text is valid note text. INVALID_ARGUMENT otherwise.
+absl::Status CheckCheckpoint(const Checkpoint& c);
 
 // Strictly parses a checkpoint's note text (no signatures). INVALID_ARGUMENT,
 // saying which line is wrong, for anything the grammar above rejects.
 absl::StatusOr<Checkpoint> ParseCheckpoint(absl::string_view text);
 
 // Formats `c` and signs it with `signer` as a one-signature note.
-// INVALID_ARGUMENT if `c` is not valid or signer.name() != c.origin.
+// INVALID_ARGUMENT if CheckCheckpoint(c) fails or signer.name() != c.origin.
 absl::StatusOr<std::string> SignCheckpoint(const Checkpoint& c, const NoteSigner& signer);
 
 // Opens a signed checkpoint issued under `ledger_key`: the note must carry a
