@@ -55,6 +55,14 @@ TEST(MerkleHasher, ChildrenMatchesOneShotSha256) {
             kat.at("rootsBySize").at("2").get<std::string>());
 }
 
+TEST(MerkleHasher, ChildrenOfOtherSizesAreHashedAsGiven) {
+  // Outside HashChildren's REQUIRES, but defined: SHA-256(0x01 || l || r).
+  EXPECT_EQ(HashChildren("ab", "c"), crypto::Sha256("\x01" "abc"));
+  EXPECT_EQ(HashChildren("", ""), crypto::Sha256("\x01"));
+  const std::string h = HashLeaf("h");
+  EXPECT_EQ(HashChildren(h + "x", h), crypto::Sha256("\x01" + h + "x" + h));
+}
+
 TEST(MerkleHasher, ChildrenToMayAliasEitherInput) {
   const std::string a = HashLeaf("left");
   const std::string b = HashLeaf("right");
