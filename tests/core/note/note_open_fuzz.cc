@@ -1,5 +1,6 @@
 // libFuzzer target: OpenNote, OpenCheckpoint, ParseCheckpoint,
-// ParseVerifierKey and ParseGoPrivateKey on arbitrary bytes. Besides "never
+// ParseVerifierKey, ParseCosignerKey, VerifyCosignatures and
+// ParseGoPrivateKey on arbitrary bytes. Besides "never
 // crash", it checks that whatever parses formats back to the same bytes
 // (the parsers accept only canonical encodings).
 //
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "core/note/checkpoint.h"
+#include "core/note/cosignature.h"
 #include "core/note/keys.h"
 #include "core/note/note.h"
 
@@ -59,6 +61,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto vkey = trialog::note::ParseVerifierKey(input);
   if (vkey.ok() && trialog::note::FormatVerifierKey(vkey->name, vkey->public_key) != input) {
     std::abort();
+  }
+
+  auto cosigner = trialog::note::ParseCosignerKey(input);
+  if (cosigner.ok() &&
+      trialog::note::FormatCosignerKey(cosigner->name, cosigner->public_key) != input) {
+    std::abort();
+  }
+  if (opened.ok()) {
+    static const std::vector<trialog::note::Cosigner> cosigners = {
+        {"witness.example.com/w1",
+         trialog::note::KeyIdForType("witness.example.com/w1", trialog::note::kAlgCosignatureV1,
+                                     Known()[1].public_key),
+         Known()[1].public_key}};
+    (void)trialog::note::VerifyCosignatures(*opened, cosigners);
   }
 
   auto skey = trialog::note::ParseGoPrivateKey(input);
