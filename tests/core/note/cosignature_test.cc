@@ -1,5 +1,7 @@
 #include "core/note/cosignature.h"
 
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -81,6 +83,27 @@ TEST_F(CosignVectorsTest, LineLayoutFollowsTheSpec) {
                              "cosignature/v1\ntime 1679315147\n" + text_, raw->substr(12)));
   EXPECT_EQ(KeyIdForType(witness_name_, kAlgCosignatureV1, witness_key_->public_key()),
             cosigner_.key_id);
+}
+
+TEST_F(CosignVectorsTest, MatchesThePythonReferenceByteForByte) {
+  // testdata/README.md says how this file was made (PyNaCl, from the spec).
+  std::ifstream in(std::string(TRIALOG_SOURCE_DIR) +
+                       "/tests/core/note/testdata/cosigned-size8-pynacl.note",
+                   std::ios::binary);
+  ASSERT_TRUE(in.good());
+  const std::string reference((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+  ASSERT_EQ(reference.substr(0, note_.size()), note_);
+  absl::StatusOr<std::string> line =
+      CosignCheckpoint(text_, witness_name_, *witness_key_, 1679315147);
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(note_ + *line, reference);
+  absl::StatusOr<OpenedNote> opened = OpenNote(reference, {log_});
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  absl::StatusOr<std::vector<Cosignature>> cosigs = VerifyCosignatures(*opened, {cosigner_});
+  ASSERT_TRUE(cosigs.ok()) << cosigs.status();
+  ASSERT_EQ(cosigs->size(), 1u);
+  EXPECT_EQ((*cosigs)[0].timestamp, 1679315147u);
 }
 
 TEST_F(CosignVectorsTest, VerifiesCosignaturesOnAnOpenedCheckpoint) {
