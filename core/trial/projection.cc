@@ -423,7 +423,7 @@ v1::SubjectState ProjectSubject(const v1::ProtocolDefinition& p, const v1::Subje
   if (eligibility != nullptr) {
     el->set_assessed(true);
     el->set_criteria_met(CheckCriteria(p, eligibility->event().eligibility_assessed()).ok());
-    el->set_signed(valid_signature_covers(v1::SIG_ELIGIBILITY, eligibility->event_id()));
+    el->set_signed_off(valid_signature_covers(v1::SIG_ELIGIBILITY, eligibility->event_id()));
   }
   el->set_molecular_eligible(CheckMolecular(p, store).ok());
   if (el->molecular_eligible()) {
