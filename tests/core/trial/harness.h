@@ -54,6 +54,9 @@ inline const v1::Actor kInv2 = A("inv2", v1::ROLE_INVESTIGATOR, "RU-02");
 inline const v1::Actor kCoord3 = A("coord3", v1::ROLE_STUDY_COORDINATOR, "RU-03");
 
 struct Attempt {
+  Attempt() = default;
+  Attempt(v1::Actor a, std::string s, v1::TrialEvent e, int64_t o = 0, std::string r = "")
+      : actor(std::move(a)), stream(std::move(s)), event(std::move(e)), observed(o), reason(std::move(r)) {}
   v1::Actor actor;
   std::string stream;
   v1::TrialEvent event;
@@ -232,7 +235,8 @@ inline v1::TrialEvent Molecular(const std::string& gene, v1::MolecularAlteration
 // the failing answer) and `skip` (left out).
 inline v1::TrialEvent Eligibility(const std::string& fail = "", const std::string& skip = "") {
   v1::TrialEvent e;
-  for (const v1::EligibilityCriterion& c : ImtCrizotinibProtocol().criteria()) {
+  const v1::ProtocolDefinition protocol = ImtCrizotinibProtocol();
+  for (const v1::EligibilityCriterion& c : protocol.criteria()) {
     if (c.code() == skip) continue;
     v1::CriterionAnswer* a = e.mutable_eligibility_assessed()->add_answers();
     a->set_code(c.code());
