@@ -28,8 +28,8 @@ CMAKE_IMPORTED = {
     "GTest::gmock_main": "gmock_main",
     "GTest::gtest": "gtest",
     "GTest::gtest_main": "gtest_main",
-    "PkgConfig::MHD": "microhttpd",
-    "PkgConfig::SODIUM": "sodium",
+    "PkgConfig::MHD": "libmicrohttpd",
+    "PkgConfig::SODIUM": "libsodium",
     "RocksDB::rocksdb": "rocksdb",  # CMake's is the static archive; here the shared library.
     "RocksDB::rocksdb-shared": "rocksdb",
     "Threads::Threads": "threads",
