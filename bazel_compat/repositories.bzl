@@ -69,6 +69,7 @@ def _trialog_vectors_repository_impl(rctx):
     vectors = rctx.path(where)
     if not vectors.exists or not vectors.get_child("README.md").exists:
         # Not fatal: only the tests need them, and they say which file is missing.
+        # buildifier: disable=print
         print("trialog: no test vectors at %s; set TRIALOG_VECTORS_DIR" % where)
         rctx.file("BUILD.bazel", "filegroup(name = \"vectors\", srcs = [], visibility = [\"//visibility:public\"])\n")
     else:
@@ -79,7 +80,7 @@ def _trialog_vectors_repository_impl(rctx):
 # The shared test vectors (%s). Tests take them as data and find them in their runfiles.
 filegroup(
     name = "vectors",
-    srcs = glob(["**"], exclude = ["BUILD.bazel", "WORKSPACE"]),
+    srcs = glob(["**"], exclude = ["BUILD.bazel", "WORKSPACE"], allow_empty = True),
     visibility = ["//visibility:public"],
 )
 """ % where)
@@ -116,12 +117,32 @@ def trialog_repositories(source_dir = "", vectors_dir = ""):
 # and its default WORKSPACE suffix downloads them. With no network, these stand-ins forward every
 # rule to the native one built into Bazel 4 (see shared/research/bazel.md).
 
-_RULES_CC = ["cc_binary", "cc_import", "cc_library", "cc_proto_library", "cc_shared_library",
-             "cc_test", "cc_toolchain", "cc_toolchain_suite", "fdo_prefetch_hints", "fdo_profile",
-             "objc_import", "objc_library"]
-_RULES_JAVA = ["java_binary", "java_import", "java_library", "java_lite_proto_library",
-               "java_package_configuration", "java_plugin", "java_proto_library", "java_runtime",
-               "java_test", "java_toolchain"]
+_RULES_CC = [
+    "cc_binary",
+    "cc_import",
+    "cc_library",
+    "cc_proto_library",
+    "cc_shared_library",
+    "cc_test",
+    "cc_toolchain",
+    "cc_toolchain_suite",
+    "fdo_prefetch_hints",
+    "fdo_profile",
+    "objc_import",
+    "objc_library",
+]
+_RULES_JAVA = [
+    "java_binary",
+    "java_import",
+    "java_library",
+    "java_lite_proto_library",
+    "java_package_configuration",
+    "java_plugin",
+    "java_proto_library",
+    "java_runtime",
+    "java_test",
+    "java_toolchain",
+]
 
 def _forwarding_rules_repository_impl(rctx):
     lines = ["# Offline stand-in for %s: forwards to Bazel's native rules.\n" % rctx.name]

@@ -15,7 +15,7 @@ treats as built-in, so the targets need no `hdrs`. Bazel does not track them: af
 
 Targets:
   every absl_<x> module (CMake absl::<x>) and every module reachable from the list below
-  protobuf grpc++ rocksdb gtest gtest_main gmock gmock_main benchmark, benchmark_main (no .pc)
+  protobuf grpc++ rocksdb gtest gtest_main gmock gmock_main benchmark, benchmark_main and grpc++_reflection (no .pc)
   nlohmann_json, sodium (libsodium), microhttpd (libmicrohttpd), threads (-pthread)
   protoc grpc_cpp_plugin   the executables (symlinks), for genrule `tools`
 
@@ -24,11 +24,25 @@ fails with a message naming the missing pkg-config module.
 """
 
 # Modules wanted beside the absl_* ones.
-_WANTED = ["benchmark", "gmock", "gmock_main", "grpc++", "gtest", "gtest_main",
-           "libmicrohttpd", "libsodium", "nlohmann_json", "protobuf", "rocksdb"]
+_WANTED = [
+    "benchmark",
+    "gmock",
+    "gmock_main",
+    "grpc++",
+    "gtest",
+    "gtest_main",
+    "libmicrohttpd",
+    "libsodium",
+    "nlohmann_json",
+    "protobuf",
+    "rocksdb",
+]
 
 # Libraries Debian ships without a .pc file: target -> (link flags, module it extends).
-_NO_PC = {"benchmark_main": (["-lbenchmark_main"], "benchmark")}
+_NO_PC = {
+    "benchmark_main": (["-lbenchmark_main"], "benchmark"),
+    "grpc++_reflection": (["-lgrpc++_reflection"], "grpc++"),
+}
 
 # Shorter names, as aliases.
 _ALIASES = {"microhttpd": "libmicrohttpd", "sodium": "libsodium"}

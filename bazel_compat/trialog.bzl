@@ -9,13 +9,26 @@ target ("absl::status", "PkgConfig::SODIUM", ...), or any Bazel label (":x", "@r
 Every target is tagged with its top-level area (proto, core, storage, server, client, tools;
 tests under tests/<area>/ get <area>), and tests also with their CMake LABELS (unit by default),
 so `--build_tag_filters` / `--test_tag_filters` select areas like ctest -L does.
+
+The C++ rules come from @rules_cc: the offline stub on Bazel 4.2.3 (repositories.bzl), the real
+rules_cc on a newer Bazel, where the native ones are on their way out.
 """
+
+load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_library", "cc_test")
 
 # The project's warnings (CMake TRIALOG_WARNINGS with TRIALOG_WERROR=ON) and language standard.
 # The standard is also in .bazelrc; repeating it here keeps a downstream workspace that forgets
 # the flag building trialog with the right one.
-TRIALOG_COPTS = ["-std=c++20", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wnon-virtual-dtor",
-                 "-Wno-unused-parameter", "-Werror"]
+TRIALOG_COPTS = [
+    "-std=c++20",
+    "-Wall",
+    "-Wextra",
+    "-Wpedantic",
+    "-Wshadow",
+    "-Wnon-virtual-dtor",
+    "-Wno-unused-parameter",
+    "-Werror",
+]
 
 # Generated protobuf/gRPC code: no warning flags, as in CMake.
 GENERATED_COPTS = ["-std=c++20"]
@@ -36,6 +49,7 @@ CMAKE_IMPORTED = {
     "benchmark::benchmark": "benchmark",
     "benchmark::benchmark_main": "benchmark_main",
     "gRPC::grpc++": "grpc++",
+    "gRPC::grpc++_reflection": "grpc++_reflection",
     "nlohmann_json::nlohmann_json": "nlohmann_json",
     "protobuf::libprotobuf": "protobuf",
 }
@@ -76,17 +90,27 @@ def _runfiles_dir(label_or_repo):
 def trialog_library(name, dir, srcs = None, hdrs = None, deps = [], **kwargs):
     """CMake trialog_library(NAME SRCS .. DEPS ..) for the CMakeLists.txt in `dir`.
 
-    srcs default to dir/*.cc (tests and mains excluded), hdrs to dir/*.h.
+    Args:
+      name: the CMake target name.
+      dir: directory of the CMakeLists.txt, relative to the checkout.
+      srcs: .cc files relative to dir; default dir/*.cc without *_test.cc, *_main.cc, main.cc.
+      hdrs: headers relative to dir; default dir/*.h.
+      deps: CMake DEPS (see the top of this file).
+      **kwargs: passed to cc_library.
     """
     if srcs == None:
-        srcs = native.glob([dir + "/*.cc"], exclude = [dir + "/*_test.cc", dir + "/*_main.cc", dir + "/main.cc"])
+        srcs = native.glob(
+            [dir + "/*.cc"],
+            exclude = [dir + "/*_test.cc", dir + "/*_main.cc", dir + "/main.cc"],
+            allow_empty = True,
+        )
     else:
         srcs = _in_dir(dir, srcs)
     if hdrs == None:
-        hdrs = native.glob([dir + "/*.h"])
+        hdrs = native.glob([dir + "/*.h"], allow_empty = True)
     else:
         hdrs = _in_dir(dir, hdrs)
-    native.cc_library(
+    cc_library(
         name = name,
         srcs = srcs,
         hdrs = hdrs,
@@ -97,8 +121,16 @@ def trialog_library(name, dir, srcs = None, hdrs = None, deps = [], **kwargs):
     )
 
 def trialog_binary(name, dir, srcs, deps = [], **kwargs):
-    """CMake trialog_binary(NAME SRCS .. DEPS ..)."""
-    native.cc_binary(
+    """CMake trialog_binary(NAME SRCS .. DEPS ..).
+
+    Args:
+      name: the CMake target name.
+      dir: directory of the CMakeLists.txt, relative to the checkout.
+      srcs: .cc files relative to dir.
+      deps: CMake DEPS.
+      **kwargs: passed to cc_binary.
+    """
+    cc_binary(
         name = name,
         srcs = _in_dir(dir, srcs),
         copts = TRIALOG_COPTS,
@@ -110,14 +142,23 @@ def trialog_binary(name, dir, srcs, deps = [], **kwargs):
 _TIMEOUTS = [(60, "short"), (300, "moderate"), (900, "long")]
 
 def trialog_test(name, dir, srcs, deps = [], labels = ["unit"], timeout = None, data = [], **kwargs):
-    """CMake trialog_test(NAME SRCS .. DEPS .. [LABELS ..] [TIMEOUT s]).
+    """CMake trialog_test(NAME SRCS .. DEPS .. [LABELS ..] [TIMEOUT s]), linked with gtest/gmock.
 
     The test sees the same compile definitions as under CMake, as paths relative to its working
     directory in the runfiles tree:
       TRIALOG_VECTORS_DIR  shared/vectors (@trialog_vectors//:vectors is a data dependency)
       TRIALOG_SOURCE_DIR   the root of @trialog: only files listed in `data` are there
       TRIALOG_BINARY_DIR   the same root: binaries listed in `data` are at <root>/<name>
-    timeout is in seconds, as in CMake, and is rounded up to Bazel's short/moderate/long.
+
+    Args:
+      name: the CMake target name.
+      dir: directory of the CMakeLists.txt, relative to the checkout (tests/<area>).
+      srcs: .cc files relative to dir.
+      deps: CMake DEPS.
+      labels: CMake LABELS; also Bazel tags. "integration" makes the test size medium.
+      timeout: CMake TIMEOUT in seconds, rounded up to Bazel's short/moderate/long/eternal.
+      data: more runfiles (labels), e.g. binaries the test runs.
+      **kwargs: passed to cc_test.
     """
     vectors = Label("@trialog_vectors//:vectors")
     own_root = _runfiles_dir(native.repository_name().lstrip("@") or "__main__")
@@ -127,7 +168,7 @@ def trialog_test(name, dir, srcs, deps = [], labels = ["unit"], timeout = None, 
         for limit, t in reversed(_TIMEOUTS):
             if timeout <= limit:
                 bazel_timeout = t
-    native.cc_test(
+    cc_test(
         name = name,
         srcs = _in_dir(dir, srcs),
         copts = TRIALOG_COPTS,
@@ -172,9 +213,16 @@ def trialog_proto_library(name, srcs, proto_root, proto_deps = [], deps = [], **
     """Message code (*.pb.{h,cc}) for `srcs`, generated by the system protoc.
 
     Like proto/CMakeLists.txt: imports and includes are relative to proto_root, so
-    proto_root/trialog/v1/x.proto is included as "trialog/v1/x.pb.h". proto_deps names other
-    trialog_proto_library targets whose files `srcs` import (same proto_root). Also defines
-    <name>_protos, a filegroup of `srcs`.
+    proto_root/trialog/v1/x.proto is included as "trialog/v1/x.pb.h". Also defines
+    <name>_protos, a filegroup of `srcs` (and of proto_deps' files), and <name>_gen.
+
+    Args:
+      name: the CMake target name.
+      srcs: .proto files, relative to the checkout.
+      proto_root: the directory protoc's -I names (CMake --proto_path).
+      proto_deps: other trialog_proto_library targets whose files `srcs` import.
+      deps: further CMake DEPS.
+      **kwargs: passed to cc_library.
     """
     _check_root(srcs, proto_root)
     stems = [s[len(proto_root) + 1:-len(".proto")] for s in srcs]
@@ -189,7 +237,7 @@ def trialog_proto_library(name, srcs, proto_root, proto_deps = [], deps = [], **
         cmd = _protoc_cmd(srcs, proto_root, "--cpp_out=$(RULEDIR)"),
         tags = ["proto"],
     )
-    native.cc_library(
+    cc_library(
         name = name,
         srcs = ccs,
         hdrs = hdrs,
@@ -200,10 +248,16 @@ def trialog_proto_library(name, srcs, proto_root, proto_deps = [], deps = [], **
     )
 
 def trialog_grpc_library(name, srcs, proto_root, proto_library, deps = [], **kwargs):
-    """Service stubs (*.grpc.pb.{h,cc}) for `srcs`.
+    """Service stubs (*.grpc.pb.{h,cc}) for `srcs`, generated by protoc and grpc_cpp_plugin.
 
-    proto_library is the trialog_proto_library holding `srcs` (and what they import): the
-    stubs include its headers, and protoc reads its .proto files.
+    Args:
+      name: the CMake target name.
+      srcs: .proto files with services, relative to the checkout.
+      proto_root: as for trialog_proto_library.
+      proto_library: the trialog_proto_library holding `srcs` and what they import: the stubs
+        include its headers, and protoc reads its .proto files.
+      deps: further CMake DEPS.
+      **kwargs: passed to cc_library.
     """
     _check_root(srcs, proto_root)
     stems = [s[len(proto_root) + 1:-len(".proto")] for s in srcs]
@@ -221,7 +275,7 @@ def trialog_grpc_library(name, srcs, proto_root, proto_library, deps = [], **kwa
         ),
         tags = ["proto"],
     )
-    native.cc_library(
+    cc_library(
         name = name,
         srcs = ccs,
         hdrs = hdrs,
@@ -233,8 +287,13 @@ def trialog_grpc_library(name, srcs, proto_root, proto_library, deps = [], **kwa
         **kwargs
     )
 
-def trialog_test_suites(areas):
-    """One test_suite <area>_tests per area (by tag), and all_tests."""
+def trialog_test_suites(name, areas):
+    """A test_suite `name` of every test in the package, and <area>_tests for each area (by tag).
+
+    Args:
+      name: name of the suite of all tests, e.g. "all_tests".
+      areas: area names, e.g. ["core", "storage"].
+    """
     for a in areas:
         native.test_suite(name = a + "_tests", tags = [a])
-    native.test_suite(name = "all_tests")
+    native.test_suite(name = name)
