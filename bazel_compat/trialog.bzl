@@ -170,7 +170,8 @@ def trialog_test(name, dir, srcs, deps = [], labels = ["unit"], timeout = None, 
                 bazel_timeout = t
     cc_test(
         name = name,
-        srcs = _in_dir(dir, srcs),
+        # Headers beside the test (shared fixtures) are sources too; CMake needs no list.
+        srcs = _in_dir(dir, srcs) + native.glob([dir + "/*.h"], allow_empty = True),
         copts = TRIALOG_COPTS,
         # local_defines are shell-tokenized: the escaped quotes make the values C strings.
         local_defines = [
