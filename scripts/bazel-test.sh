@@ -13,6 +13,9 @@
 # (as in CI) does not recompile what another checkout already did. Bazel 4 never trims it:
 # delete the directory to reclaim space (it holds about 100 MB per distinct build).
 #
+# First checks that bazel_compat/trialog.BUILD still mirrors every CMake target
+# (scripts/bazel-check-targets.sh); a difference fails the run unless BAZEL_ALLOW_DRIFT=1.
+#
 # Ends with "bazel: N passed, M failed" counting test cases (from each test's test.xml; a test
 # binary that failed to build or crashed without a report counts as one failure). Exit status 0
 # only if everything built and passed. With CI set, shuts the Bazel server down at the end.
@@ -46,6 +49,9 @@ else
 fi
 
 status=0
+drift=0
+bash "$root/scripts/bazel-check-targets.sh" || drift=$?
+
 bazel test "${flags[@]}" "${test_flags[@]}" "${filter[@]}" -- @trialog//... //... || status=$?
 
 # Count test cases from the reports of the tests that were selected.
@@ -82,4 +88,8 @@ elif ((status != 0 && failed == 0)); then
   failed=1
 fi
 echo "bazel: $passed passed, $failed failed"
+if ((status == 0 && drift != 0)) && [ "${BAZEL_ALLOW_DRIFT:-0}" != 1 ]; then
+  echo "bazel-test: trialog.BUILD is out of step with CMake (see above; BAZEL_ALLOW_DRIFT=1 to ignore)" >&2
+  status=1
+fi
 exit "$status"
