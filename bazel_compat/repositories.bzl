@@ -74,13 +74,18 @@ def _trialog_vectors_repository_impl(rctx):
         rctx.file("BUILD.bazel", "filegroup(name = \"vectors\", srcs = [], visibility = [\"//visibility:public\"])\n")
     else:
         for entry in vectors.readdir():
-            if entry.basename not in ["BUILD", "BUILD.bazel", "WORKSPACE"]:
+            if entry.basename not in ["BUILD", "BUILD.bazel", "WORKSPACE", "tree"]:
                 rctx.symlink(entry, entry.basename)
+        rctx.symlink(vectors, "tree")
         rctx.file("BUILD.bazel", """\
-# The shared test vectors (%s). Tests take them as data and find them in their runfiles.
+# The shared test vectors (%s). Tests take :vectors as data and read them under tree/ in their
+# runfiles: a symlink to the whole directory, so that paths canonicalised inside it stay inside
+# it (each file in runfiles is a symlink of its own; std::filesystem::relative() between a file
+# and a runfiles directory would lead out of the tree). The glob of every file makes Bazel
+# rerun tests when a vector changes, which a directory input alone would not.
 filegroup(
     name = "vectors",
-    srcs = glob(["**"], exclude = ["BUILD.bazel", "WORKSPACE"], allow_empty = True),
+    srcs = ["tree"] + glob(["**"], exclude = ["BUILD.bazel", "WORKSPACE", "tree/**"], allow_empty = True),
     visibility = ["//visibility:public"],
 )
 """ % where)

@@ -121,7 +121,7 @@ def trialog_library(name, dir, srcs = None, hdrs = None, deps = [], **kwargs):
     )
 
 def trialog_binary(name, dir, srcs, deps = [], **kwargs):
-    """CMake trialog_binary(NAME SRCS .. DEPS ..).
+    """CMake trialog_binary(NAME SRCS .. DEPS ..). Headers beside the sources are sources too.
 
     Args:
       name: the CMake target name.
@@ -132,10 +132,39 @@ def trialog_binary(name, dir, srcs, deps = [], **kwargs):
     """
     cc_binary(
         name = name,
-        srcs = _in_dir(dir, srcs),
+        srcs = _in_dir(dir, srcs) + native.glob([dir + "/*.h"], allow_empty = True),
         copts = TRIALOG_COPTS,
         deps = _deps(deps),
         tags = [_area(dir)] + kwargs.pop("tags", []),
+        **kwargs
+    )
+
+# libFuzzer + sanitizers, as the clang-only fuzz targets in CMake add them.
+FUZZ_FLAGS = ["-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]
+
+def trialog_fuzz_binary(name, dir, srcs, deps = [], **kwargs):
+    """A libFuzzer target, like the ones CMake defines only when the compiler is clang.
+
+    Tagged "manual", so wildcards (//..., @trialog//...) skip it; build it by name with clang:
+    `CC=clang bazel build @trialog//:<name>`. Only the fuzz target's own sources get the
+    fuzzer flags; list a library's sources in srcs to instrument them too (as CMake does for
+    merkle_verify_fuzz).
+
+    Args:
+      name: the CMake target name.
+      dir: directory of the CMakeLists.txt, relative to the checkout.
+      srcs: sources relative to the checkout root (not to dir), since they may come from
+        several directories.
+      deps: CMake DEPS.
+      **kwargs: passed to cc_binary.
+    """
+    cc_binary(
+        name = name,
+        srcs = srcs + native.glob([dir + "/*.h"], allow_empty = True),
+        copts = TRIALOG_COPTS + FUZZ_FLAGS,
+        linkopts = FUZZ_FLAGS,
+        deps = _deps(deps),
+        tags = ["manual", "fuzz", _area(dir)] + kwargs.pop("tags", []),
         **kwargs
     )
 
@@ -156,18 +185,19 @@ def trialog_test(name, dir, srcs, deps = [], labels = ["unit"], timeout = None, 
       srcs: .cc files relative to dir.
       deps: CMake DEPS.
       labels: CMake LABELS; also Bazel tags. "integration" makes the test size medium.
-      timeout: CMake TIMEOUT in seconds, rounded up to Bazel's short/moderate/long/eternal.
+      timeout: CMake TIMEOUT in seconds (default 300, as there), rounded up to Bazel's
+        short/moderate/long/eternal.
       data: more runfiles (labels), e.g. binaries the test runs.
       **kwargs: passed to cc_test.
     """
     vectors = Label("@trialog_vectors//:vectors")
     own_root = _runfiles_dir(native.repository_name().lstrip("@") or "__main__")
-    bazel_timeout = None
-    if timeout != None:
-        bazel_timeout = "eternal"
-        for limit, t in reversed(_TIMEOUTS):
-            if timeout <= limit:
-                bazel_timeout = t
+    if timeout == None:
+        timeout = 300  # cmake/trialog.cmake's default TIMEOUT
+    bazel_timeout = "eternal"
+    for limit, t in reversed(_TIMEOUTS):
+        if timeout <= limit:
+            bazel_timeout = t
     cc_test(
         name = name,
         # Headers beside the test (shared fixtures) are sources too; CMake needs no list.
@@ -175,7 +205,7 @@ def trialog_test(name, dir, srcs, deps = [], labels = ["unit"], timeout = None, 
         copts = TRIALOG_COPTS,
         # local_defines are shell-tokenized: the escaped quotes make the values C strings.
         local_defines = [
-            'TRIALOG_VECTORS_DIR=\\"%s\\"' % _runfiles_dir(vectors.workspace_name),
+            'TRIALOG_VECTORS_DIR=\\"%s/tree\\"' % _runfiles_dir(vectors.workspace_name),
             'TRIALOG_SOURCE_DIR=\\"%s\\"' % own_root,
             'TRIALOG_BINARY_DIR=\\"%s\\"' % own_root,
         ],
