@@ -139,10 +139,7 @@ def trialog_binary(name, dir, srcs, deps = [], **kwargs):
         **kwargs
     )
 
-# libFuzzer + sanitizers, as the clang-only fuzz targets in CMake add them.
-FUZZ_FLAGS = ["-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]
-
-def trialog_fuzz_binary(name, dir, srcs, deps = [], **kwargs):
+def trialog_fuzz_binary(name, dir, srcs, sanitize = ["fuzzer", "address"], deps = [], **kwargs):
     """A libFuzzer target, like the ones CMake defines only when the compiler is clang.
 
     Tagged "manual", so wildcards (//..., @trialog//...) skip it; build it by name with clang:
@@ -155,14 +152,20 @@ def trialog_fuzz_binary(name, dir, srcs, deps = [], **kwargs):
       dir: directory of the CMakeLists.txt, relative to the checkout.
       srcs: sources relative to the checkout root (not to dir), since they may come from
         several directories.
+      sanitize: the -fsanitize= list of the CMake target ("fuzzer" must be in it). With
+        "undefined", UBSan stops at the first error, as CMake's -fno-sanitize-recover does.
       deps: CMake DEPS.
       **kwargs: passed to cc_binary.
     """
+    flags = ["-fsanitize=" + ",".join(sanitize), "-fno-omit-frame-pointer"]
+    if "undefined" in sanitize:
+        flags.append("-fno-sanitize-recover=undefined")
     cc_binary(
         name = name,
         srcs = srcs + native.glob([dir + "/*.h"], allow_empty = True),
-        copts = TRIALOG_COPTS + FUZZ_FLAGS,
-        linkopts = FUZZ_FLAGS,
+        copts = TRIALOG_COPTS + flags,
+        # Bazel links with the C driver; UBSan's vptr checks need its C++ runtime as well.
+        linkopts = flags + (["-fsanitize-link-c++-runtime"] if "undefined" in sanitize else []),
         deps = _deps(deps),
         tags = ["manual", "fuzz", _area(dir)] + kwargs.pop("tags", []),
         **kwargs
