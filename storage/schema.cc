@@ -1,6 +1,7 @@
 #include "storage/schema.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <system_error>
@@ -13,6 +14,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 #include "storage/rocks_status.h"
@@ -41,9 +43,25 @@ uint32_t DecodeBigEndian32(absl::string_view b) {
   return v;
 }
 
+// "stream_id || 0x00" of a streams key: one memtable insert hint per
+// stream, whose versions arrive in order.
+class StreamPrefixExtractor final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "trialog.StreamPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    const void* nul = std::memchr(key.data(), '\0', key.size());
+    return rocksdb::Slice(key.data(), static_cast<const char*>(nul) - key.data() + 1);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return std::memchr(key.data(), '\0', key.size()) != nullptr;
+  }
+};
+
 // Options for every column family: block-based tables with a shared cache;
-// Bloom filters on the families read by point lookups of possibly absent
-// keys (event ids, stream heads) and on nodes.
+// Bloom filters (in SSTs and in the memtable) on the families read by point
+// lookups of keys that are often absent; memtable insert hints where keys
+// arrive in order per prefix (nodes per level, streams per stream), so the
+// single writer's inserts stay cheap.
 rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions o;
   rocksdb::BlockBasedTableOptions t;
@@ -53,9 +71,24 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const std::shared_ptr<rocksdb::Cac
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   }
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
-  if (cf == Cf::kEntries) {
-    // Entries are written once in key order and read in ranges.
-    o.write_buffer_size = 32 << 20;
+  switch (cf) {
+    case Cf::kEntries:
+      // Written once in key order, read in ranges.
+      o.write_buffer_size = 32 << 20;
+      break;
+    case Cf::kNodes:
+      o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(4));
+      break;
+    case Cf::kStreams:
+      o.memtable_insert_with_hint_prefix_extractor = std::make_shared<StreamPrefixExtractor>();
+      break;
+    case Cf::kEventIds:
+    case Cf::kStreamHeads:
+      o.memtable_whole_key_filtering = true;
+      o.memtable_prefix_bloom_size_ratio = 0.05;
+      break;
+    default:
+      break;
   }
   return o;
 }
@@ -68,6 +101,11 @@ rocksdb::DBOptions MakeDbOptions(const DbOptions& options, bool creating) {
   o.paranoid_checks = true;
   o.IncreaseParallelism(2);
   o.keep_log_file_num = 4;
+  // Reopening after a crash replays the WAL into memtables without writing
+  // SSTs first (they are flushed later as usual).
+  o.avoid_flush_during_recovery = true;
+  // One writer thread: insert hints need non-concurrent memtable writes.
+  o.allow_concurrent_memtable_write = false;
   if (options.env != nullptr) o.env = options.env;
   return o;
 }
@@ -185,6 +223,14 @@ Db::~Db() { Close().IgnoreError(); }
 absl::Status Db::Close() {
   if (db_ == nullptr) return absl::OkStatus();
   absl::Status result;
+  // A clean close flushes big memtables so the next Open need not replay a
+  // long WAL (small ones are cheaper to replay than to flush).
+  uint64_t memtable_bytes = 0;
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtable_bytes) &&
+      memtable_bytes > (4u << 20)) {
+    std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
+    result = FromRocks(db_->Flush(rocksdb::FlushOptions(), all), "flushing memtables on close");
+  }
   for (rocksdb::ColumnFamilyHandle* h : owned_handles_) {
     absl::Status s = FromRocks(db_->DestroyColumnFamilyHandle(h), "releasing a column family");
     if (result.ok()) result = s;
@@ -211,6 +257,13 @@ absl::StatusOr<std::string> Db::Get(Cf cf, absl::string_view key,
   absl::Status st = FromRocks(s, absl::StrCat("reading ", CfName(cf)));
   if (!st.ok()) return st;
   return value;
+}
+
+absl::StatusOr<bool> Db::Find(Cf cf, absl::string_view key, std::string* value) const {
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handle(cf), ToSlice(key), value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return FromRocks(s, absl::StrCat("reading ", CfName(cf)));
+  return true;
 }
 
 absl::Status Db::Write(rocksdb::WriteBatch* batch, bool sync) {

@@ -134,14 +134,17 @@ class Db {
   // The value at `key`; NOT_FOUND (message names cf and key) when absent.
   absl::StatusOr<std::string> Get(Cf cf, absl::string_view key,
                                   const rocksdb::Snapshot* snapshot = nullptr) const;
+  // Hot-path point read: true and `*value` set when present, false when
+  // absent (no message is built), an error status when reading fails.
+  absl::StatusOr<bool> Find(Cf cf, absl::string_view key, std::string* value) const;
   // Writes atomically; with `sync` the call returns only once the WAL is
   // fsynced.
   absl::Status Write(rocksdb::WriteBatch* batch, bool sync);
   std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf,
                                                  const rocksdb::Snapshot* snapshot = nullptr) const;
 
-  // Closes RocksDB (flushes nothing extra: the WAL holds every write).
-  // Idempotent. After Close only the destructor may be called.
+  // Closes RocksDB, first flushing the memtables when they hold more than
+  // 4 MB (so the next Open replays a short WAL). Idempotent. After Close only the destructor may be called.
   absl::Status Close();
 
  private:

@@ -364,7 +364,9 @@ absl::Status Scrubber::CheckStreamHeads() {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string stream(View(it->key()));
     auto found = streams_.find(stream);
-    const uint64_t at = found == streams_.end() ? report_.size : found->second.second;
+    // Index rows are table-level facts: reported at the stored size, so an
+    // entry's own damage (which may cause them) comes first.
+    const uint64_t at = report_.size;
     absl::StatusOr<uint64_t> v = DecodeU64Value(View(it->value()), "a stream_heads row");
     if (!v.ok()) {
       Add(DamageKind::kIndexMismatch, at, std::string(v.status().message()));
@@ -382,9 +384,9 @@ absl::Status Scrubber::CheckStreamHeads() {
   }
   if (absl::Status s = FromRocks(it->status(), "scanning stream_heads"); !s.ok()) return s;
   for (const auto& [stream, last] : unseen) {
-    Add(DamageKind::kIndexMismatch, last.second,
+    Add(DamageKind::kIndexMismatch, report_.size,
         absl::StrCat("stream_heads has no row for stream ", stream, " (at version ", last.first,
-                     ")"));
+                     ", entry ", last.second, ")"));
   }
   return absl::OkStatus();
 }

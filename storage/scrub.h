@@ -44,7 +44,7 @@ absl::string_view DamageKindName(DamageKind kind);
 struct Damage {
   DamageKind kind;
   // The entry index the damage is at; for a node, the first leaf it covers;
-  // for root / meta / checkpoint damage, the stored size.
+  // for root / meta / checkpoint / stream_heads damage, the stored size.
   uint64_t index = 0;
   std::string detail;  // what differs, with the values
 };

@@ -195,26 +195,26 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
     dup.duplicate = true;
     return dup;
   }
-  absl::StatusOr<std::string> used = db_->Get(Cf::kEventIds, env.event_id());
-  if (used.ok()) {
-    absl::StatusOr<uint64_t> index = DecodeU64Value(*used, "an event_ids row");
+  std::string value;
+  absl::StatusOr<bool> used = db_->Find(Cf::kEventIds, env.event_id(), &value);
+  if (!used.ok()) return used.status();
+  if (*used) {
+    absl::StatusOr<uint64_t> index = DecodeU64Value(value, "an event_ids row");
     if (!index.ok()) return index.status();
     return StoredDuplicate(request, *index);
   }
-  if (!absl::IsNotFound(used.status())) return used.status();
 
   // 2. Expected stream version.
   uint64_t version = 0;
   if (auto it = batch.stream_versions.find(env.stream_id()); it != batch.stream_versions.end()) {
     version = it->second;
   } else {
-    absl::StatusOr<std::string> head = db_->Get(Cf::kStreamHeads, env.stream_id());
-    if (head.ok()) {
-      absl::StatusOr<uint64_t> v = DecodeU64Value(*head, "a stream_heads row");
+    absl::StatusOr<bool> known = db_->Find(Cf::kStreamHeads, env.stream_id(), &value);
+    if (!known.ok()) return known.status();
+    if (*known) {
+      absl::StatusOr<uint64_t> v = DecodeU64Value(value, "a stream_heads row");
       if (!v.ok()) return v.status();
       version = *v;
-    } else if (!absl::IsNotFound(head.status())) {
-      return head.status();
     }
   }
   if (env.has_expected_stream_version() && env.expected_stream_version() != version) {
@@ -250,7 +250,9 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
   *parsed.entry.mutable_signed_envelope() = admitted.signed_envelope;
   parsed.bytes = ledger::SerializeEntry(parsed.entry);
   parsed.leaf_hash = merkle::HashLeaf(parsed.bytes);
-  parsed.envelope = env;
+  // The request's envelope is not needed any more: move it.
+  parsed.envelope = std::move(request.admitted.envelope);
+  const v1::Envelope& stored_env = parsed.envelope;
 
   if (!batch.locked) {
     published_->state_mu().WriterLock();
@@ -266,16 +268,16 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
   });
   const std::string index_value = EncodeBigEndian64(index);
   w.Put(db_->handle(Cf::kEntries), ToSlice(EntryKey(index)), ToSlice(parsed.bytes));
-  w.Put(db_->handle(Cf::kEventIds), ToSlice(env.event_id()), ToSlice(index_value));
-  w.Put(db_->handle(Cf::kStreams), ToSlice(StreamKey(env.stream_id(), version + 1)),
+  w.Put(db_->handle(Cf::kEventIds), ToSlice(stored_env.event_id()), ToSlice(index_value));
+  w.Put(db_->handle(Cf::kStreams), ToSlice(StreamKey(stored_env.stream_id(), version + 1)),
         ToSlice(index_value));
-  w.Put(db_->handle(Cf::kStreamHeads), ToSlice(env.stream_id()),
+  w.Put(db_->handle(Cf::kStreamHeads), ToSlice(stored_env.stream_id()),
         ToSlice(EncodeBigEndian64(version + 1)));
-  batch.event_ids[env.event_id()] = position;
-  batch.stream_versions[env.stream_id()] = version + 1;
+  batch.event_ids[stored_env.event_id()] = position;
+  batch.stream_versions[stored_env.stream_id()] = version + 1;
   ++batch.appended;
 
-  if (index == 0) chain_.trial_id = env.trial_id();
+  if (index == 0) chain_.trial_id = stored_env.trial_id();
   chain_.size = index + 1;
   chain_.head = parsed.leaf_hash;
   chain_.last_recorded_at = recorded_at;
@@ -304,13 +306,17 @@ void Sequencer::ProcessBatch(std::vector<Request>& requests) {
   Batch batch;
   batch.requests = &requests;
   batch.results.reserve(n);
-  batch.now = absl::ToUnixMicros(absl::Now());
+  const absl::Time start = absl::Now();
+  batch.now = absl::ToUnixMicros(start);
   for (size_t i = 0; i < n; ++i) batch.results.push_back(SequenceOne(batch, i));
+  const absl::Time sequenced = absl::Now();
+  absl::Time signed_at = sequenced, written = sequenced;
 
   absl::Status failure;
   if (batch.appended > 0) {
     const std::string root = chain_.tree.Root();
     absl::StatusOr<std::string> note = checkpointer_->Sign(chain_.size, root);
+    signed_at = absl::Now();
     if (!note.ok()) {
       failure = absl::UnavailableError(absl::StrCat(
           "signing the checkpoint failed; the ledger refuses appends until reopened: ",
@@ -326,11 +332,12 @@ void Sequencer::ProcessBatch(std::vector<Request>& requests) {
       w.Put(meta, ToSlice(kMetaRoot), ToSlice(root));
       w.Put(meta, ToSlice(kMetaRecordedAt), ToSlice(recorded_value));
       w.Put(meta, ToSlice(kMetaCheckpoint), ToSlice(*note));
-      absl::Status written = db_->Write(&w, options_.sync);
-      if (!written.ok()) {
+      absl::Status write_status = db_->Write(&w, options_.sync);
+      written = absl::Now();
+      if (!write_status.ok()) {
         failure = absl::UnavailableError(absl::StrCat(
             "ledger write failed; the ledger refuses appends until reopened: ",
-            written.message()));
+            write_status.message()));
       } else {
         nodes_->Publish(batch.cached_nodes);
         published_->Publish(chain_.size, root, *std::move(note));
@@ -347,12 +354,6 @@ void Sequencer::ProcessBatch(std::vector<Request>& requests) {
   uint64_t checkpoint_size = 0;
   std::string checkpoint;
   published_->Checkpoint(&checkpoint_size, &checkpoint);
-  {
-    absl::MutexLock lock(&mu_);
-    stats_.requests += n;
-    stats_.entries_appended += batch.appended;
-    if (batch.appended > 0) ++stats_.batches_written;
-  }
   for (size_t i = 0; i < n; ++i) {
     absl::StatusOr<AppendResult>& r = batch.results[i];
     if (r.ok()) {
@@ -361,6 +362,15 @@ void Sequencer::ProcessBatch(std::vector<Request>& requests) {
     }
     requests[i].done(std::move(r));
   }
+  const absl::Time answered = absl::Now();
+  absl::MutexLock lock(&mu_);
+  stats_.requests += n;
+  stats_.entries_appended += batch.appended;
+  if (batch.appended > 0) ++stats_.batches_written;
+  stats_.sequence_time += sequenced - start;
+  stats_.sign_time += signed_at - sequenced;
+  stats_.write_time += written - signed_at;
+  stats_.answer_time += answered - written;
 }
 
 }  // namespace trialog::storage

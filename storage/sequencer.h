@@ -42,6 +42,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "core/ledger/registry.h"
 #include "core/ledger/state_machine.h"
 #include "core/merkle/merkle.h"
@@ -72,6 +73,11 @@ struct SequencerStats {
   uint64_t entries_appended = 0;  // new entries made durable
   uint64_t requests = 0;          // requests answered (incl. duplicates, rejections)
   uint64_t largest_batch = 0;     // most requests taken in one batch
+  // Writer-thread wall time per phase, summed over batches.
+  absl::Duration sequence_time;   // checks, entry building, Apply, tree
+  absl::Duration sign_time;       // checkpoint signing
+  absl::Duration write_time;      // the synced WriteBatch
+  absl::Duration answer_time;     // publishing and running callbacks
 };
 
 class Sequencer {

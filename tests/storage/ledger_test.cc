@@ -140,102 +140,6 @@ TEST(LedgerTest, AppendsGiveReceiptsThatVerifyOffline) {
   ExpectChainVerifies(*h.ledger);
 }
 
-// Signs `n` admin notes on a few streams, using both cores.
-std::vector<Admitted> SignNotes(const Person& author, size_t n, uint32_t seed) {
-  std::vector<Admitted> out(n);
-  auto work = [&](size_t begin, size_t step) {
-    std::mt19937 rng(seed + static_cast<uint32_t>(begin));
-    for (size_t i = begin; i < n; i += step) {
-      out[i] = NoteEvent(author, absl::StrCat("subject/S-", rng() % 50), absl::StrCat("n", i));
-    }
-  };
-  std::thread other(work, 1, 2);
-  work(0, 2);
-  other.join();
-  return out;
-}
-
-TEST(LedgerTest, RootAndProofsMatchIndependentRecomputation) {
-  LedgerHarness h;
-  LedgerOptions o;
-  o.sync = false;  // allowed in this one test: 100k entries
-  o.max_batch = 512;
-  ASSERT_OK(h.Open(o));
-  ASSERT_TRUE(h.ledger->Append(Genesis(h.admin)).ok());
-
-  constexpr size_t kTotal = 100000;
-  std::mt19937_64 rng(20260101);
-  std::vector<Admitted> notes = SignNotes(h.admin, kTotal - 1, 7);
-  size_t next = 0;
-  while (next < notes.size()) {
-    const size_t chunk = std::min<size_t>(1 + rng() % 3000, notes.size() - next);
-    std::vector<Admitted> part(std::make_move_iterator(notes.begin() + next),
-                               std::make_move_iterator(notes.begin() + next + chunk));
-    for (const auto& r : h.ledger->AppendAll(std::move(part))) ASSERT_TRUE(r.ok()) << r.status();
-    next += chunk;
-  }
-  ASSERT_EQ(h.ledger->size(), kTotal);
-
-  // Leaf hashes recomputed from the stored bytes.
-  std::vector<std::string> leaves;
-  leaves.reserve(kTotal);
-  ASSERT_OK(h.ledger->ReadRange(0, kTotal, [&](uint64_t i, absl::string_view b) {
-    EXPECT_EQ(i, leaves.size());
-    leaves.push_back(LeafHashOf(b));
-    return true;
-  }));
-  ASSERT_EQ(leaves.size(), kTotal);
-
-  std::vector<uint64_t> sizes = {1, 2, 3, 255, 256, 257, 65536, kTotal};
-  for (int i = 0; i < 6; ++i) sizes.push_back(1 + rng() % kTotal);
-  std::sort(sizes.begin(), sizes.end());
-  std::map<uint64_t, std::string> roots;
-  for (uint64_t s : sizes) {
-    std::vector<std::string> prefix(leaves.begin(), leaves.begin() + s);
-    roots[s] = merkle::RootFromLeafHashes(prefix);
-    absl::StatusOr<std::string> root = h.ledger->RootAt(s);
-    ASSERT_TRUE(root.ok()) << root.status();
-    EXPECT_EQ(*root, roots[s]) << "size " << s;
-    for (int k = 0; k < 8; ++k) {
-      const uint64_t index = rng() % s;
-      absl::StatusOr<std::vector<std::string>> proof = h.ledger->InclusionProof(index, s);
-      ASSERT_TRUE(proof.ok()) << proof.status();
-      EXPECT_TRUE(merkle::VerifyInclusion(index, s, leaves[index], *proof, roots[s]).ok())
-          << "index " << index << " size " << s;
-    }
-  }
-  for (size_t a = 0; a < sizes.size(); ++a) {
-    for (size_t b = a; b < sizes.size(); ++b) {
-      absl::StatusOr<std::vector<std::string>> proof =
-          h.ledger->ConsistencyProof(sizes[a], sizes[b]);
-      ASSERT_TRUE(proof.ok()) << proof.status();
-      EXPECT_TRUE(merkle::VerifyConsistency(sizes[a], sizes[b], *proof, roots[sizes[a]],
-                                            roots[sizes[b]])
-                      .ok())
-          << sizes[a] << " -> " << sizes[b];
-    }
-  }
-  EXPECT_EQ(h.ledger->root(), roots[kTotal]);
-  absl::StatusOr<note::Checkpoint> cp =
-      note::OpenCheckpoint(h.ledger->latest_checkpoint(), VerifierOf(h));
-  ASSERT_TRUE(cp.ok());
-  EXPECT_EQ(cp->size, kTotal);
-  EXPECT_EQ(cp->root_hash, roots[kTotal]);
-
-  // Reopen: the same head from the border nodes, and the replay rate.
-  const std::string digest = h.rules->digest();
-  ASSERT_OK(h.Open(o));
-  EXPECT_EQ(h.ledger->size(), kTotal);
-  EXPECT_EQ(h.ledger->root(), roots[kTotal]);
-  EXPECT_EQ(h.rules->digest(), digest);
-  const OpenStats& st = h.ledger->open_stats();
-  EXPECT_EQ(st.replayed_entries, kTotal);
-  std::printf("[ replay ] %zu entries in %.3f s = %.0f entries/s (open %.3f s)\n", kTotal,
-              absl::ToDoubleSeconds(st.replay_time),
-              kTotal / std::max(1e-9, absl::ToDoubleSeconds(st.replay_time)),
-              absl::ToDoubleSeconds(st.open_time));
-}
-
 TEST(LedgerTest, RestartMidStreamAndContinue) {
   LedgerHarness h;
   ASSERT_OK(h.Open());
@@ -321,7 +225,9 @@ TEST(LedgerTest, SixteenConcurrentAppendersGetDenseUniqueIndexes) {
       const AppendResult& r = got[t][i];
       EXPECT_TRUE(indexes.insert(r.index).second) << "index " << r.index << " given twice";
       EXPECT_EQ(r.stream_version, static_cast<uint64_t>(i + 1));  // per-thread order kept
-      if (i > 0) EXPECT_GT(r.index, got[t][i - 1].index);
+      if (i > 0) {
+        EXPECT_GT(r.index, got[t][i - 1].index);
+      }
       absl::StatusOr<std::string> stored = h.ledger->ReadEntry(r.index);
       ASSERT_TRUE(stored.ok());
       EXPECT_EQ(*stored, r.entry_bytes);

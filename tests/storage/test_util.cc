@@ -108,6 +108,17 @@ Admitted NoteEvent(const Person& actor, absl::string_view stream, absl::string_v
   return SignAndAdmit(e, actor.key);
 }
 
+Admitted NoteEventUnverified(const Person& actor, absl::string_view stream,
+                             absl::string_view text) {
+  v1::Envelope e = BaseEnvelope(actor, stream);
+  e.mutable_event()->mutable_trial()->mutable_note()->set_text(std::string(text));
+  Admitted a;
+  a.signed_envelope = ledger::SignEnvelope(e, actor.key);
+  a.envelope = std::move(e);
+  a.verified_key = actor.key.public_key();
+  return a;
+}
+
 absl::Status NoteRules::Check(const ledger::Candidate& c) const {
   const v1::Event& event = c.envelope.event();
   if (event.has_trial() && event.trial().has_note() &&

@@ -58,6 +58,10 @@ Admitted NoteEvent(const Person& actor, absl::string_view stream, absl::string_v
                    std::optional<uint64_t> expected_version = std::nullopt,
                    absl::string_view event_id = "");
 
+// As NoteEvent, without re-verifying the signature (bulk tests).
+Admitted NoteEventUnverified(const Person& actor, absl::string_view stream,
+                             absl::string_view text);
+
 // A tiny domain: a note whose text starts with "reject:" breaks a rule
 // (FAILED_PRECONDITION "note rule: ..."). Folds every applied entry's index
 // and leaf hash into a running digest, so two replays can be compared.
