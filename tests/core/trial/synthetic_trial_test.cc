@@ -1,5 +1,7 @@
 #include "core/trial/synthetic_trial.h"
 
+#include <chrono>
+#include <cstdio>
 #include <map>
 
 #include "core/trial/projection.h"
@@ -155,6 +157,37 @@ TEST(SyntheticTrial, OtherSeedsAndSizesRefuseOnlyThePlantedViolation) {
 TEST(SyntheticTrial, RejectsBadSizes) {
   EXPECT_EQ(SyntheticTrial(1, 12).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(SyntheticTrial(1, 501).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace trialog::trial::testing
+
+namespace trialog::trial::testing {
+namespace {
+
+// Figures for the report (run with --gtest_also_run_disabled_tests).
+TEST(SyntheticTrial, DISABLED_Figures) {
+  for (int n : {20, 200}) {
+    absl::StatusOr<SyntheticTrialPlan> plan = SyntheticTrial(42, n);
+    ASSERT_TRUE(plan.ok());
+    Harness h(plan->protocol);
+    const auto t0 = std::chrono::steady_clock::now();
+    RunPlan(h, *plan);
+    const auto t1 = std::chrono::steady_clock::now();
+    TrialStateMachine replay;
+    for (const ledger::ParsedEntry& e : h.entries()) replay.Apply(e);
+    const auto t2 = std::chrono::steady_clock::now();
+    const std::string snap = h.sm.Snapshot();
+    const auto t3 = std::chrono::steady_clock::now();
+    absl::StatusOr<std::unique_ptr<TrialStateMachine>> restored = TrialStateMachine::FromSnapshot(snap);
+    const auto t4 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(restored.ok());
+    auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+    std::printf("n=%d entries=%zu check+apply=%.1f ms (%.0f entries/s) replay=%.1f ms snapshot=%zu bytes in %.1f ms, "
+                "restore %.1f ms\n",
+                n, h.entries().size(), ms(t0, t1), h.entries().size() / (ms(t0, t1) / 1000), ms(t1, t2), snap.size(),
+                ms(t2, t3), ms(t3, t4));
+  }
 }
 
 }  // namespace
