@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds, runs every test.
+# Usage: scripts/test.sh [extra ctest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh build
+ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
