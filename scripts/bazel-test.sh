@@ -52,7 +52,7 @@ status=0
 drift=0
 bash "$root/scripts/bazel-check-targets.sh" || drift=$?
 
-bazel test "${flags[@]}" "${test_flags[@]}" "${filter[@]}" -- @trialog//... //... || status=$?
+bazel test --keep_going "${flags[@]}" "${test_flags[@]}" "${filter[@]}" -- @trialog//... //... || status=$?
 
 # Count test cases from the reports of the tests that were selected.
 passed=0 failed=0
