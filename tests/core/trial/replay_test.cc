@@ -278,7 +278,6 @@ TEST(Replay, CheckedReplayFindsAnEntryThatBreaksARule) {
   Bring(h, "S1", Stage::kDosed);
   std::vector<ledger::ParsedEntry> entries = h.entries();
   // Forge an entry the sequencer would have refused: a dose above the cap.
-  Harness forged = h;
   ledger::ParsedEntry bad = entries.back();
   bad.entry.set_index(entries.size());
   *bad.envelope.mutable_event()->mutable_trial() = Administer(400);
