@@ -1,0 +1,115 @@
+#include "server/server.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "core/crypto/key_file.h"
+#include "core/util/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+#include "server/config.h"
+#include "server/credentials.h"
+
+namespace trialog::server {
+namespace {
+
+absl::Status WriteReadyFile(const std::string& path, int grpc_port, int metrics_port) {
+  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "grpc_port=" << grpc_port << "\nmetrics_port=" << metrics_port << "\n";
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
+                                                      StateMachineFactory machines) {
+  ApplyDefaults(config);
+  TRIALOG_RETURN_IF_ERROR(ValidateConfig(config));
+  std::unique_ptr<Server> server(new Server());
+  server->config_ = config;
+
+  TRIALOG_ASSIGN_OR_RETURN(std::string passphrase, LedgerKeyPassphrase(config));
+  absl::StatusOr<crypto::SigningKey> key = crypto::LoadKeyFile(config.ledger_key_file(), passphrase);
+  if (!key.ok()) {
+    return absl::Status(key.status().code(),
+                        absl::StrCat("ledger key ", config.ledger_key_file(), ": ",
+                                     key.status().message()));
+  }
+  LedgerSetOptions lo;
+  lo.data_dir = config.data_dir();
+  lo.ledger_name = config.ledger_name();
+  if (lo.ledger_name.empty()) {
+    TRIALOG_ASSIGN_OR_RETURN(lo.ledger_name, crypto::ReadKeyFileName(config.ledger_key_file()));
+  }
+  lo.ledger_key = *key;
+  lo.machines = std::move(machines);
+  lo.accept_new_trials = config.accept_new_trials();
+  lo.sync = config.sync();
+  lo.max_sequencer_batch = config.max_sequencer_batch();
+  TRIALOG_ASSIGN_OR_RETURN(server->ledgers_, LedgerSet::Open(std::move(lo)));
+
+  server->metrics_ = std::make_unique<Metrics>();
+  ServiceLimits limits;
+  limits.max_batch_envelopes = config.max_batch_envelopes();
+  server->service_ =
+      std::make_unique<LedgerServiceImpl>(server->ledgers_.get(), server->metrics_.get(), limits);
+
+  TRIALOG_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
+                           MakeServerCredentials(config));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen_address(), creds, &server->grpc_port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes()));
+  builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes()));
+  builder.RegisterService(server->service_.get());
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || server->grpc_port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen_address(),
+                     " (address in use, or not an address of this machine?)"));
+  }
+  if (!config.metrics_address().empty()) {
+    Metrics* metrics = server->metrics_.get();
+    TRIALOG_ASSIGN_OR_RETURN(
+        server->metrics_http_,
+        MetricsHttpServer::Start(config.metrics_address(),
+                                 [metrics] { return metrics->RenderPrometheus(); }));
+  }
+  if (!config.ready_file().empty()) {
+    TRIALOG_RETURN_IF_ERROR(
+        WriteReadyFile(config.ready_file(), server->grpc_port_, server->metrics_port()));
+  }
+  return server;
+}
+
+absl::Status Server::Shutdown(absl::Duration grace) {
+  if (shut_down_) return absl::OkStatus();
+  shut_down_ = true;
+  service_->BeginShutdown();
+  if (grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  grpc_server_->Wait();
+  absl::Status closed = ledgers_->CloseAll();
+  metrics_http_.reset();
+  return closed;
+}
+
+Server::~Server() {
+  if (grpc_server_ != nullptr) Shutdown(absl::Seconds(5)).IgnoreError();
+}
+
+}  // namespace trialog::server
