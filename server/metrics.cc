@@ -44,8 +44,7 @@ void Histogram::Render(absl::string_view name, std::string* out) const {
 Metrics::Metrics()
     : latency_({0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                 0.5, 1, 2.5, 5}),
-      batch_sizes_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}),
-      commit_sizes_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512}) {}
+      batch_sizes_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}) {}
 
 void Metrics::RecordRequest(absl::string_view rpc) {
   absl::MutexLock lock(&mu_);
@@ -66,9 +65,8 @@ void Metrics::RecordRejection(const absl::Status& status) {
 }
 
 void Metrics::RecordBatchSize(size_t envelopes) { batch_sizes_.Observe(envelopes); }
-void Metrics::RecordCommitSize(size_t envelopes) { commit_sizes_.Observe(envelopes); }
 
-std::string Metrics::RenderPrometheus() const {
+std::string Metrics::RenderPrometheus(absl::string_view extra) const {
   std::string out;
   absl::StrAppend(&out,
                   "# HELP trialog_append_requests_total Append RPCs received, by RPC.\n"
@@ -111,11 +109,7 @@ std::string Metrics::RenderPrometheus() const {
                   "# HELP trialog_append_batch_envelopes Envelopes per AppendBatch call.\n"
                   "# TYPE trialog_append_batch_envelopes histogram\n");
   batch_sizes_.Render("trialog_append_batch_envelopes", &out);
-  absl::StrAppend(&out,
-                  "# HELP trialog_commit_batch_envelopes Envelopes per group commit "
-                  "(sequencer write).\n"
-                  "# TYPE trialog_commit_batch_envelopes histogram\n");
-  commit_sizes_.Render("trialog_commit_batch_envelopes", &out);
+  absl::StrAppend(&out, extra);
   return out;
 }
 

@@ -47,11 +47,10 @@ class Metrics {
   void RecordRejection(const absl::Status& status);
   // Envelopes carried by one AppendBatch call.
   void RecordBatchSize(size_t envelopes);
-  // Envelopes written by one group commit of the sequencer.
-  void RecordCommitSize(size_t envelopes);
   void SetTrials(size_t trials) { trials_.store(trials); }
 
-  std::string RenderPrometheus() const;
+  // The text exposition; `extra` (already formatted lines) is appended.
+  std::string RenderPrometheus(absl::string_view extra = "") const;
 
  private:
   mutable absl::Mutex mu_;
@@ -62,7 +61,6 @@ class Metrics {
   std::atomic<uint64_t> trials_{0};
   Histogram latency_;
   Histogram batch_sizes_;
-  Histogram commit_sizes_;
 };
 
 }  // namespace trialog::server

@@ -30,6 +30,35 @@ absl::Status WriteReadyFile(const std::string& path, int grpc_port, int metrics_
   return absl::OkStatus();
 }
 
+// Per-trial gauges and group-commit counters, in the text format.
+std::string LedgerMetrics(const LedgerSet& ledgers) {
+  std::string size, commits, entries, largest;
+  for (const std::shared_ptr<TrialLedger>& t : ledgers.List()) {
+    const std::string label = absl::StrCat("{trial=\"", t->trial_id(), "\"} ");
+    const storage::SequencerStats stats = t->sequencer_stats();
+    absl::StrAppend(&size, "trialog_ledger_entries", label, t->size(), "\n");
+    absl::StrAppend(&commits, "trialog_group_commits_total", label, stats.batches_written, "\n");
+    absl::StrAppend(&entries, "trialog_group_commit_entries_total", label,
+                    stats.entries_appended, "\n");
+    absl::StrAppend(&largest, "trialog_group_commit_largest_batch", label, stats.largest_batch,
+                    "\n");
+  }
+  return absl::StrCat(
+      "# HELP trialog_ledger_entries Entries in each trial's ledger.\n"
+      "# TYPE trialog_ledger_entries gauge\n",
+      size,
+      "# HELP trialog_group_commits_total Group commits (synced RocksDB writes) since start.\n"
+      "# TYPE trialog_group_commits_total counter\n",
+      commits,
+      "# HELP trialog_group_commit_entries_total Entries written by group commits since start "
+      "(divide by trialog_group_commits_total for the mean batch size).\n"
+      "# TYPE trialog_group_commit_entries_total counter\n",
+      entries,
+      "# HELP trialog_group_commit_largest_batch Most requests taken in one group commit.\n"
+      "# TYPE trialog_group_commit_largest_batch gauge\n",
+      largest);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
@@ -82,10 +111,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
   }
   if (!config.metrics_address().empty()) {
     Metrics* metrics = server->metrics_.get();
-    TRIALOG_ASSIGN_OR_RETURN(
-        server->metrics_http_,
-        MetricsHttpServer::Start(config.metrics_address(),
-                                 [metrics] { return metrics->RenderPrometheus(); }));
+    LedgerSet* ledgers = server->ledgers_.get();
+    std::function<std::string()> render = [metrics, ledgers] {
+      return metrics->RenderPrometheus(LedgerMetrics(*ledgers));
+    };
+    TRIALOG_ASSIGN_OR_RETURN(server->metrics_http_,
+                             MetricsHttpServer::Start(config.metrics_address(), std::move(render)));
   }
   if (!config.ready_file().empty()) {
     TRIALOG_RETURN_IF_ERROR(

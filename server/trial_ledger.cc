@@ -41,7 +41,6 @@ absl::StatusOr<std::unique_ptr<TrialLedger>> TrialLedger::Open(TrialLedgerOption
   t->registry_ = std::make_unique<ledger::PrincipalRegistry>();
   t->domain_ = options.machines(options.trial_id);
   std::vector<ledger::StateMachine*> machines;
-  machines.push_back(t->registry_.get());
   for (auto& m : t->domain_) machines.push_back(m.get());
 
   storage::LedgerOptions lo;
@@ -51,7 +50,7 @@ absl::StatusOr<std::unique_ptr<TrialLedger>> TrialLedger::Open(TrialLedgerOption
   lo.max_batch = options.max_batch;
   lo.sync = options.sync;
   lo.create_if_missing = options.create_if_missing;
-  TRIALOG_ASSIGN_OR_RETURN(t->store_, storage::Ledger::Open(lo, std::move(machines)));
+  TRIALOG_ASSIGN_OR_RETURN(t->store_, storage::Ledger::Open(lo, t->registry_.get(), std::move(machines)));
   return t;
 }
 
@@ -153,6 +152,8 @@ void TrialLedger::AppendAsync(ledger::AdmittedEnvelope admitted,
 }
 
 uint64_t TrialLedger::size() const { return store_->size(); }
+
+storage::SequencerStats TrialLedger::sequencer_stats() const { return store_->sequencer_stats(); }
 
 absl::StatusOr<CheckpointView> TrialLedger::LatestCheckpoint() const {
   std::string note_text = store_->latest_checkpoint();

@@ -21,7 +21,8 @@
 #include "core/crypto/crypto.h"
 #include "core/ledger/admission.h"
 #include "core/ledger/registry.h"
-#include "core/note/note.h"
+#include "core/note/checkpoint.h"
+#include "core/note/keys.h"
 #include "server/state_machines.h"
 #include "storage/ledger.h"
 #include "trialog/v1/service.pb.h"
@@ -83,6 +84,8 @@ class TrialLedger {
   absl::StatusOr<v1::AppendResponse> ToResponse(const storage::AppendResult& result) const;
 
   uint64_t size() const;
+  // Group-commit counters of the sequencer.
+  storage::SequencerStats sequencer_stats() const;
   absl::StatusOr<CheckpointView> LatestCheckpoint() const;
   // Entry bytes at `index`; OUT_OF_RANGE past the end.
   absl::StatusOr<std::string> ReadEntry(uint64_t index) const;

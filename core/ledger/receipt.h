@@ -26,7 +26,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "core/ledger/entry.h"
-#include "core/note/note.h"
+#include "core/note/checkpoint.h"
+#include "core/note/keys.h"
 #include "trialog/v1/ledger.pb.h"
 
 namespace trialog::ledger {
