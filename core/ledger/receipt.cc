@@ -101,13 +101,11 @@ absl::Status VerifyCheckpointConsistency(const note::Checkpoint& trusted,
                                                    trusted.size));
   }
   if (trusted.size == 0) {
-    if (trusted.root_hash != merkle::EmptyRoot()) {
-      return absl::DataLossError("checkpoint: trusted checkpoint of size 0 has a non-empty root");
-    }
-    if (proof.hashes_size() != 0) {
-      return absl::InvalidArgumentError("checkpoint: a proof from size 0 must be empty");
-    }
-    return absl::OkStatus();
+    // As core/merkle: no consistency proof from the empty tree (it would
+    // prove nothing; see docs/FORMAT.md).
+    return absl::InvalidArgumentError(
+        "checkpoint: consistency from an empty tree (size 0) is not defined; trust the newer "
+        "checkpoint directly");
   }
   if (trusted.size == newer.size) {
     if (proof.hashes_size() != 0) {

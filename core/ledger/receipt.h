@@ -59,8 +59,8 @@ absl::StatusOr<VerifiedReceipt> VerifyReceipt(const v1::Receipt& receipt,
 // Verifies that `newer` extends `trusted` (both already opened under the
 // ledger key): same origin; newer.size >= trusted.size; `proof` is the RFC
 // 6962 consistency proof from trusted.size to newer.size. Equal sizes need
-// equal roots and an empty proof; a trusted size of 0 (the empty tree,
-// root SHA-256("")) is extended by any tree, with an empty proof.
+// equal roots and an empty proof; a trusted size of 0 is INVALID_ARGUMENT
+// (no proof from the empty tree, as in core/merkle).
 absl::Status VerifyCheckpointConsistency(const note::Checkpoint& trusted,
                                          const note::Checkpoint& newer,
                                          const v1::ConsistencyProof& proof);
