@@ -34,7 +34,11 @@ absl::Status ChainVerifier::Add(absl::string_view entry_bytes) {
     return absl::DataLossError(absl::StrCat("entry ", index, ": unreadable: ",
                                             parsed.status().message()));
   }
-  const ParsedEntry& e = *parsed;
+  return AddParsed(*parsed);
+}
+
+absl::Status ChainVerifier::AddParsed(const ParsedEntry& e) {
+  const uint64_t index = size();
   if (absl::Status s = CheckChainLink(e, index, head_); !s.ok()) return s;
   if (e.entry.recorded_at_unix_micros() < last_recorded_at_) {
     return absl::DataLossError(absl::StrCat("entry ", index, ": recorded_at ",

@@ -43,6 +43,8 @@ class ChainVerifier {
   //                       was broken (the machine's own message).
   // Every message starts with "entry N: ".
   absl::Status Add(absl::string_view entry_bytes);
+  // As Add, for bytes the caller already parsed with ParseEntry.
+  absl::Status AddParsed(const ParsedEntry& entry);
 
   uint64_t size() const { return tree_.size(); }
   // Leaf hash of the last entry (32 zero bytes when empty).

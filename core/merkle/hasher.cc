@@ -1,0 +1,69 @@
+// RFC 6962 hashing: leaf, interior node and empty-tree hashes.
+
+#include <sodium.h>
+
+#include <bit>
+#include <string>
+#include <vector>
+
+#include "core/crypto/crypto.h"
+#include "core/merkle/merkle.h"
+
+namespace trialog::merkle {
+namespace {
+
+const unsigned char* U(absl::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+static_assert(kHashSize == crypto::kSha256Size);
+static_assert(kHashSize == crypto_hash_sha256_BYTES);
+
+std::string HashLeaf(absl::string_view leaf_bytes) {
+  const char prefix = kLeafHashPrefix;
+  return crypto::Sha256(absl::string_view(&prefix, 1), leaf_bytes);
+}
+
+// Straight to libsodium (the append hot path): no temporary string. Its
+// SHA-256 is portable C with no CPU dispatch, so it needs no sodium_init().
+// The streaming API reads every input before crypto_hash_sha256_final
+// writes `out`, which is what makes aliasing safe.
+void HashChildrenTo(absl::string_view left, absl::string_view right, char* out) {
+  static constexpr unsigned char kPrefix[1] = {kNodeHashPrefix};
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  crypto_hash_sha256_update(&state, kPrefix, 1);
+  crypto_hash_sha256_update(&state, U(left), left.size());
+  crypto_hash_sha256_update(&state, U(right), right.size());
+  crypto_hash_sha256_final(&state, reinterpret_cast<unsigned char*>(out));
+}
+
+std::string HashChildren(absl::string_view left, absl::string_view right) {
+  std::string out(kHashSize, '\0');
+  HashChildrenTo(left, right, out.data());
+  return out;
+}
+
+std::string EmptyRoot() { return crypto::Sha256(absl::string_view()); }
+
+namespace {
+
+// RFC 9162 §2.1.1 MTH over leaf_hashes[begin, end), end - begin >= 1,
+// written as the RFC states it: split at the largest power of two < n.
+std::string Mth(const std::vector<std::string>& leaf_hashes, size_t begin, size_t end) {
+  const size_t n = end - begin;
+  if (n == 1) return leaf_hashes[begin];
+  const size_t k = std::bit_floor(n - 1);
+  return HashChildren(Mth(leaf_hashes, begin, begin + k), Mth(leaf_hashes, begin + k, end));
+}
+
+}  // namespace
+
+std::string RootFromLeafHashes(const std::vector<std::string>& leaf_hashes) {
+  if (leaf_hashes.empty()) return EmptyRoot();
+  return Mth(leaf_hashes, 0, leaf_hashes.size());
+}
+
+}  // namespace trialog::merkle
