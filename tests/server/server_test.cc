@@ -503,7 +503,9 @@ TEST_F(ServerTest, SixteenConcurrentClientsNoGapNoDuplicate) {
   for (const auto& e : *all) {
     EXPECT_TRUE(event_ids.insert(e.envelope.event_id()).second) << "duplicate at " << e.entry.index();
     auto it = index_to_event.find(e.entry.index());
-    if (it != index_to_event.end()) EXPECT_EQ(it->second, e.envelope.event_id());
+    if (it != index_to_event.end()) {
+      EXPECT_EQ(it->second, e.envelope.event_id());
+    }
   }
   VerifyWholeLedger(trial);
 }
@@ -841,7 +843,6 @@ TEST_F(ServerLifecycleTest, SigtermFinishesInFlightAppendsAndRestartResumes) {
   for (auto& t : threads) t.join();
   ASSERT_GT(acknowledged.size(), 0u);
   // Restart on the same port and data: everything acknowledged is there.
-  args.back() = "--accept_new_trials";
   for (auto& a : args) {
     if (absl::StartsWith(a, "--listen=")) a = absl::StrCat("--listen=127.0.0.1:", port);
   }
