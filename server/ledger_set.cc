@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/ledger/entry.h"
 #include "core/util/status_macros.h"

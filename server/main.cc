@@ -55,6 +55,10 @@ ABSL_FLAG(bool, print_verifier_key, false,
           "Print the C2SP verifier key of --trial_id's checkpoints (clients pin it) and exit. "
           "Needs only --ledger_key_file (no passphrase) and --ledger_name if not the default.");
 ABSL_FLAG(std::string, trial_id, "", "Trial id for --print_verifier_key.");
+ABSL_FLAG(bool, new_ledger_key, false,
+          "Create a new encrypted ledger key at --ledger_key_file named --ledger_name, with the "
+          "passphrase from --ledger_key_passphrase_file or $TRIALOG_LEDGER_PASSPHRASE, and exit. "
+          "Never overwrites an existing file.");
 ABSL_FLAG(int32_t, shutdown_grace_ms, 10000,
           "On SIGTERM/SIGINT: how long appends in flight may take before they are cancelled.");
 
@@ -133,6 +137,28 @@ int PrintVerifierKey(const ServerConfig& config) {
   return 0;
 }
 
+int NewLedgerKey(const ServerConfig& config) {
+  if (config.ledger_key_file().empty() || config.ledger_name().empty()) {
+    std::cerr << "trialogd: --new_ledger_key needs --ledger_key_file and --ledger_name\n";
+    return 2;
+  }
+  absl::StatusOr<std::string> passphrase = trialog::server::LedgerKeyPassphrase(config);
+  if (!passphrase.ok()) {
+    std::cerr << "trialogd: " << passphrase.status().message() << "\n";
+    return 2;
+  }
+  trialog::crypto::SigningKey key = trialog::crypto::SigningKey::Generate();
+  absl::Status s = trialog::crypto::WriteKeyFile(config.ledger_key_file(), config.ledger_name(),
+                                                 key, *passphrase);
+  if (!s.ok()) {
+    std::cerr << "trialogd: " << s.message() << "\n";
+    return 1;
+  }
+  std::cerr << "trialogd: wrote " << config.ledger_key_file() << " (public key "
+            << trialog::Base64Encode(key.public_key()) << ")\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -147,6 +173,8 @@ int main(int argc, char** argv) {
       "      --tls_cert_file=server.pem --tls_key_file=server.key [--tls_client_ca_file=ca.pem] \\\n"
       "      --metrics_listen=127.0.0.1:9464 [--accept_new_trials]\n"
       "  trialogd --plaintext --listen=127.0.0.1:7443 ...    (development, loopback only)\n"
+      "  trialogd --new_ledger_key --ledger_key_file=ledger.key --ledger_name=trialog.example\n"
+      "      creates the ledger key (passphrase from --ledger_key_passphrase_file or the env).\n"
       "  trialogd --print_verifier_key --ledger_key_file=ledger.key --trial_id=T\n"
       "      prints the key clients pin to verify trial T's checkpoints and receipts.\n\n"
       "All flags may also be set in a text-format config file (--config; fields of\n"
@@ -160,6 +188,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (absl::GetFlag(FLAGS_print_verifier_key)) return PrintVerifierKey(*config);
+  if (absl::GetFlag(FLAGS_new_ledger_key)) return NewLedgerKey(*config);
 
   // Block the stop signals in every thread; main waits for them below.
   sigset_t stop_signals;
