@@ -1,5 +1,6 @@
 #include "core/ledger/entry.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/crypto/crypto.h"
 #include "core/merkle/merkle.h"
@@ -49,7 +50,7 @@ absl::StatusOr<v1::Envelope> ParseEnvelope(absl::string_view envelope_bytes) {
   if (!envelope.ParseFromArray(envelope_bytes.data(), static_cast<int>(envelope_bytes.size()))) {
     return absl::InvalidArgumentError("envelope bytes are not a valid trialog.v1.Envelope");
   }
-  if (!envelope.unknown_fields().empty()) {
+  if (!envelope.GetReflection()->GetUnknownFields(envelope).empty()) {
     return absl::InvalidArgumentError("envelope has fields unknown to trialog.v1");
   }
   if (absl::Status s = CheckIdentifier("trial_id", envelope.trial_id()); !s.ok()) return s;
