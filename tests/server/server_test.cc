@@ -6,6 +6,9 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -657,6 +660,68 @@ TEST_F(ServerTest, HealthServiceAnswersServing) {
   }
 }
 
+TEST_F(ServerTest, ClientRefusesReceiptsUnderAnotherLedgerKey) {
+  Principal admin = MakePrincipal("admin", v1::ROLE_SPONSOR_ADMIN);
+  const std::string trial = NewTrial(admin);
+  client::ChannelOptions co;
+  co.target = server_->target();
+  co.plaintext = true;
+  auto channels = client::MakeChannels(co);
+  ASSERT_TRUE(channels.ok());
+  crypto::SigningKey impostor = crypto::SigningKey::Generate();
+  auto c = client::LedgerClient::Create(*channels, trial,
+                                        note::FormatVerifierKey(Origin(trial), impostor.public_key()));
+  ASSERT_TRUE(c.ok());
+  absl::StatusOr<client::VerifiedAppend> a = (*c)->Append(Note(trial, admin, "trial", "x"));
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kUnauthenticated) << a.status();
+  EXPECT_FALSE((*c)->trusted_checkpoint().has_value());
+  EXPECT_FALSE((*c)->RefreshCheckpoint().ok());
+}
+
+TEST_F(ServerTest, ReflectionListsTheLedgerService) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel = grpc::CreateCustomChannel(server_->target(), grpc::InsecureChannelCredentials(), args);
+  grpc::GenericStub generic(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto call =
+      generic.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag;
+  bool ok;
+  auto step = [&](intptr_t want) {
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(reinterpret_cast<intptr_t>(tag), want);
+    return ok;
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(step(1));
+  // ServerReflectionRequest{list_services: ""}: field 7, length 0.
+  grpc::Slice req_slice(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer req(&req_slice, 1);
+  call->Write(req, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(step(2));
+  call->WritesDone(reinterpret_cast<void*>(3));
+  ASSERT_TRUE(step(3));
+  grpc::ByteBuffer resp;
+  call->Read(&resp, reinterpret_cast<void*>(4));
+  ASSERT_TRUE(step(4));
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(resp.Dump(&slices).ok());
+  std::string bytes;
+  for (auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  EXPECT_THAT(bytes, HasSubstr("trialog.v1.LedgerService"));
+  EXPECT_THAT(bytes, HasSubstr("grpc.health.v1.Health"));
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  step(5);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
 TEST_F(ServerTest, MetricsCountAppendsAndRejectionsByReason) {
   Principal admin = MakePrincipal("admin", v1::ROLE_SPONSOR_ADMIN);
   const std::string trial = NewTrial(admin);
@@ -867,6 +932,56 @@ TEST_F(ServerLifecycleTest, SigtermFinishesInFlightAppendsAndRestartResumes) {
   ASSERT_TRUE(stub2->Append(&ctx, req, &resp).ok());
   EXPECT_EQ(resp.index(), acknowledged.rbegin()->first + 1);
   EXPECT_EQ((*d2)->Stop(SIGINT), 0);
+}
+
+// Storage failure: the data directory is a tiny tmpfs that fills up.
+TEST_F(ServerLifecycleTest, FullDiskIsUnavailableAndAppendsNothing) {
+  const std::string mnt = dir_.File("small");
+  std::filesystem::create_directories(mnt);
+  if (std::system(absl::StrCat("mount -t tmpfs -o size=24m tmpfs '", mnt, "' 2>/dev/null").c_str()) !=
+      0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { (void)std::system(absl::StrCat("umount -l '", path, "'").c_str()); }
+  } unmount{mnt};
+  auto d = Trialogd::Start(dir_, {"--data_dir=" + mnt, "--ledger_key_file=" + key_.key_file,
+                                  "--ledger_key_passphrase_file=" + key_.passphrase_file,
+                                  "--plaintext", "--listen=127.0.0.1:0", "--accept_new_trials"});
+  ASSERT_TRUE(d.ok()) << d.status();
+  auto stub = PlainStub((*d)->target());
+  Principal admin = MakePrincipal("admin", v1::ROLE_SPONSOR_ADMIN);
+  const std::string trial = "full";
+  auto append = [&](const v1::SignedEnvelope& se, v1::AppendResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::AppendRequest req;
+    req.set_trial_id(trial);
+    *req.mutable_signed_envelope() = se;
+    return stub->Append(&ctx, req, resp);
+  };
+  v1::AppendResponse resp;
+  ASSERT_TRUE(append(Genesis(trial, "trialog.life/" + trial, admin), &resp).ok());
+  grpc::Status s;
+  uint64_t last_ok = 0;
+  for (int i = 0; i < 400; ++i) {  // 200 KiB each: 24 MiB fill up well before 400
+    s = append(Note(trial, admin, "trial", std::string(200 * 1024, 'a' + i % 26)), &resp);
+    if (!s.ok()) break;
+    last_ok = resp.index();
+  }
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_FALSE(s.error_message().empty());
+  // Later appends are refused too, and nothing beyond the last OK entry exists.
+  grpc::Status again = append(Note(trial, admin, "trial", "small"), &resp);
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::UNAVAILABLE) << again.error_message();
+  grpc::ClientContext ctx;
+  v1::GetCheckpointRequest req;
+  req.set_trial_id(trial);
+  v1::GetCheckpointResponse cp;
+  ASSERT_TRUE(stub->GetCheckpoint(&ctx, req, &cp).ok());
+  EXPECT_EQ(cp.tree_size(), last_ok + 1);
+  (*d)->Stop(SIGTERM);
 }
 
 }  // namespace
