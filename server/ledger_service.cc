@@ -37,7 +37,34 @@ bool WriteEntry(grpc::ServerWriter<v1::ReadResponse>* writer, uint64_t index,
   return writer->Write(*response);
 }
 
+
+const absl::Status& ShuttingDown() {
+  static const absl::Status* s =
+      new absl::Status(absl::UnavailableError("server is shutting down; retry on another server "
+                                              "or after it restarts"));
+  return *s;
+}
+
 }  // namespace
+
+bool LedgerServiceImpl::EnterAppend() {
+  absl::MutexLock lock(&in_flight_mu_);
+  if (shutting_down_.load()) return false;
+  ++in_flight_;
+  return true;
+}
+
+void LedgerServiceImpl::ExitAppend() {
+  absl::MutexLock lock(&in_flight_mu_);
+  --in_flight_;
+}
+
+bool LedgerServiceImpl::BeginShutdown(absl::Duration grace) {
+  absl::MutexLock lock(&in_flight_mu_);
+  shutting_down_.store(true);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_flight_mu_) { return in_flight_ == 0; };
+  return in_flight_mu_.AwaitWithTimeout(absl::Condition(&idle), grace);
+}
 
 LedgerServiceImpl::LedgerServiceImpl(LedgerSet* ledgers, Metrics* metrics, ServiceLimits limits)
     : ledgers_(ledgers), metrics_(metrics), limits_(limits) {
@@ -84,7 +111,12 @@ grpc::Status LedgerServiceImpl::Append(grpc::ServerContext*, const v1::AppendReq
                                        v1::AppendResponse* response) {
   const absl::Time start = absl::Now();
   metrics_->RecordRequest("Append");
+  if (!EnterAppend()) {
+    metrics_->RecordRejection(ShuttingDown());
+    return ToGrpcStatus(ShuttingDown());
+  }
   absl::StatusOr<v1::AppendResponse> r = AppendOne(request->trial_id(), request->signed_envelope());
+  ExitAppend();
   if (!r.ok()) {
     metrics_->RecordRejection(r.status());
     return ToGrpcStatus(r.status());
@@ -107,6 +139,14 @@ grpc::Status LedgerServiceImpl::AppendBatch(grpc::ServerContext*,
     metrics_->RecordRejection(s);
     return ToGrpcStatus(s);
   }
+  if (!EnterAppend()) {
+    metrics_->RecordRejection(ShuttingDown());
+    return ToGrpcStatus(ShuttingDown());
+  }
+  struct Exit {
+    LedgerServiceImpl* self;
+    ~Exit() { self->ExitAppend(); }
+  } exit_guard{this};
   std::vector<absl::StatusOr<v1::AppendResponse>> results(n, absl::UnknownError("not answered"));
   size_t first = 0;
   absl::StatusOr<std::shared_ptr<TrialLedger>> t = ledgers_->Find(request->trial_id());
@@ -170,6 +210,7 @@ grpc::Status LedgerServiceImpl::AppendStream(
     std::optional<absl::StatusOr<v1::AppendResponse>> response;  // set when answered here
     std::optional<absl::StatusOr<storage::AppendResult>> raw;     // set by the sequencer
     std::shared_ptr<TrialLedger> ledger;
+    bool counted = false;  // holds an EnterAppend
   };
   struct State {
     absl::Mutex mu;
@@ -200,6 +241,11 @@ grpc::Status LedgerServiceImpl::AppendStream(
         slot->response = std::move(r);
         slot->done = true;
       };
+      if (!EnterAppend()) {
+        answer(ShuttingDown());
+        continue;
+      }
+      slot->counted = true;
       bool create = false;
       absl::StatusOr<std::shared_ptr<TrialLedger>> t =
           TrialForAppend(request.trial_id(), request.signed_envelope(), &create);
@@ -263,6 +309,7 @@ grpc::Status LedgerServiceImpl::AppendStream(
     } else {
       metrics_->RecordRejection(r.status());
     }
+    if (slot->counted) ExitAppend();
     v1::AppendResult result;
     FillResult(r, &result);
     if (write_ok && !stream->Write(result)) {

@@ -9,6 +9,9 @@
 
 #include <atomic>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
 #include "absl/status/statusor.h"
 #include "server/ledger_set.h"
 #include "server/metrics.h"
@@ -27,9 +30,11 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
   // `ledgers` and `metrics` must outlive the service.
   LedgerServiceImpl(LedgerSet* ledgers, Metrics* metrics, ServiceLimits limits);
 
-  // Makes long-running calls (Subscribe) end with UNAVAILABLE so that the
-  // server can shut down; appends in flight still finish.
-  void BeginShutdown() { shutting_down_.store(true); }
+  // Stops accepting appends (new ones fail UNAVAILABLE "server is shutting
+  // down") and makes Subscribe calls end with UNAVAILABLE; appends already
+  // admitted still finish. Then waits until none is in flight or `grace`
+  // passes; returns whether all finished.
+  bool BeginShutdown(absl::Duration grace);
 
   grpc::Status Append(grpc::ServerContext* context, const v1::AppendRequest* request,
                       v1::AppendResponse* response) override;
@@ -70,7 +75,14 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
   LedgerSet* ledgers_;
   Metrics* metrics_;
   const ServiceLimits limits_;
+  // Counts envelopes between acceptance and answer; Enter fails once
+  // shutting down.
+  bool EnterAppend();
+  void ExitAppend();
+
   std::atomic<bool> shutting_down_{false};
+  absl::Mutex in_flight_mu_;
+  int64_t in_flight_ ABSL_GUARDED_BY(in_flight_mu_) = 0;
 };
 
 }  // namespace trialog::server

@@ -93,7 +93,8 @@ absl::StatusOr<std::shared_ptr<TrialLedger>> LedgerSet::Find(absl::string_view t
   if (it == trials_.end()) {
     return absl::NotFoundError(absl::StrCat(
         "trial \"", absl::CHexEscape(trial_id), "\" is not served here",
-        options_.accept_new_trials ? " (append its genesis to create it)" : ""));
+        options_.accept_new_trials ? " (append its genesis to create it)"
+                                   : " and this server does not accept new trials"));
   }
   return it->second;
 }

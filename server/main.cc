@@ -3,7 +3,9 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <set>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -66,10 +68,25 @@ namespace {
 
 using trialog::server::ServerConfig;
 
-bool Given(const char* name) {
-  absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-  return flag != nullptr && flag->IsSpecifiedOnCommandLine();
+// Names of the flags given on the command line ("--x=1", "--x 1", "--nox").
+std::set<std::string>& GivenFlags() {
+  static std::set<std::string>* given = new std::set<std::string>();
+  return *given;
 }
+
+void RecordGivenFlags(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    arg = arg.substr(arg[1] == '-' ? 2 : 1);
+    arg = arg.substr(0, arg.find('='));
+    if (absl::FindCommandLineFlag(arg) == nullptr && arg.rfind("no", 0) == 0) arg = arg.substr(2);
+    GivenFlags().insert(arg);
+  }
+}
+
+bool Given(const char* name) { return GivenFlags().count(name) > 0; }
 
 // Config file first, then every flag given on the command line.
 absl::StatusOr<ServerConfig> BuildConfig() {
@@ -180,6 +197,7 @@ int main(int argc, char** argv) {
       "All flags may also be set in a text-format config file (--config; fields of\n"
       "trialog.server.ServerConfig); flags on the command line win. SIGTERM/SIGINT stop\n"
       "accepting calls, finish the appends in flight, close the ledgers and exit 0.");
+  RecordGivenFlags(argc, argv);
   absl::ParseCommandLine(argc, argv);
 
   absl::StatusOr<ServerConfig> config = BuildConfig();
@@ -221,6 +239,8 @@ int main(int argc, char** argv) {
     std::cerr << "trialogd: shutdown: " << s.message() << "\n";
     return 1;
   }
-  std::cerr << "trialogd: stopped cleanly\n";
-  return 0;
+  std::cerr << "trialogd: stopped cleanly\n" << std::flush;
+  // Every ledger is closed and durable. Skip static destructors: gRPC's
+  // library teardown can take seconds waiting on its internal threads.
+  std::_Exit(0);
 }

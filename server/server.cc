@@ -103,6 +103,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes()));
   builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes()));
   builder.RegisterService(server->service_.get());
+  // Sync-server pollers notice shutdown within this time (default 1 s).
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 100);
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->grpc_port_ == 0) {
     return absl::UnavailableError(
@@ -128,11 +130,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
 absl::Status Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return absl::OkStatus();
   shut_down_ = true;
-  service_->BeginShutdown();
   if (grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
-  grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  // Refuse new appends, let admitted ones become durable and be answered,
+  // then close every call and connection at once (gRPC would otherwise
+  // wait out the deadline for idle client connections).
+  const absl::Time deadline = absl::Now() + grace;
+  service_->BeginShutdown(grace);
+  grpc_server_->Shutdown(absl::ToChronoTime(std::min(deadline, absl::Now() + absl::Milliseconds(100))));
   grpc_server_->Wait();
   absl::Status closed = ledgers_->CloseAll();
   metrics_http_.reset();
