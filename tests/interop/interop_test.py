@@ -13,6 +13,7 @@ import argparse
 import base64
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -268,6 +269,11 @@ def main():
             server.kill()
             code = -1
         check(code == 0, f"trialogd exit code {code}")
+        log.close()
+        if FAILED == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept {tmp} for inspection")
     print(f"{PASSED} passed, {FAILED} failed")
     return 0 if FAILED == 0 else 1
 
