@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <bit>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -26,18 +27,30 @@ std::string HashLeaf(absl::string_view leaf_bytes) {
   return crypto::Sha256(absl::string_view(&prefix, 1), leaf_bytes);
 }
 
-// Straight to libsodium (the append hot path): no temporary string. Its
+// Straight to libsodium (the append hot path): no heap allocation. Its
 // SHA-256 is portable C with no CPU dispatch, so it needs no sodium_init().
-// The streaming API reads every input before crypto_hash_sha256_final
-// writes `out`, which is what makes aliasing safe.
+// Both paths read every input before writing `out`, so `out` may alias one.
 void HashChildrenTo(absl::string_view left, absl::string_view right, char* out) {
+  unsigned char* digest = reinterpret_cast<unsigned char*>(out);
+  if (left.size() == kHashSize && right.size() == kHashSize) {
+    // The usual case: one 65-byte message on the stack, hashed in one call
+    // (measured a few percent faster than three streaming updates).
+    unsigned char message[1 + 2 * kHashSize];
+    message[0] = kNodeHashPrefix;
+    std::memcpy(message + 1, left.data(), kHashSize);
+    std::memcpy(message + 1 + kHashSize, right.data(), kHashSize);
+    crypto_hash_sha256(digest, message, sizeof(message));
+    return;
+  }
+  // Inputs of other sizes break the REQUIRES; hash them as given anyway,
+  // never reading out of bounds.
   static constexpr unsigned char kPrefix[1] = {kNodeHashPrefix};
   crypto_hash_sha256_state state;
   crypto_hash_sha256_init(&state);
   crypto_hash_sha256_update(&state, kPrefix, 1);
   crypto_hash_sha256_update(&state, U(left), left.size());
   crypto_hash_sha256_update(&state, U(right), right.size());
-  crypto_hash_sha256_final(&state, reinterpret_cast<unsigned char*>(out));
+  crypto_hash_sha256_final(&state, digest);
 }
 
 std::string HashChildren(absl::string_view left, absl::string_view right) {

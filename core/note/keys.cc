@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/note/keys_internal.h"
 #include "core/note/text.h"
 #include "core/util/bytes.h"
 #include "core/util/status_macros.h"
@@ -51,7 +52,8 @@ absl::StatusOr<uint32_t> ParseHex8(absl::string_view hex) {
 
 // Decodes base64(0x01 || 32 bytes) into the 32 bytes. `what` names the key
 // material in messages; the input itself is never echoed (it may be secret).
-absl::StatusOr<std::string> DecodeEd25519Material(absl::string_view b64, absl::string_view what) {
+absl::StatusOr<std::string> DecodeEd25519Material(absl::string_view b64, uint8_t type,
+                                                  absl::string_view what) {
   absl::StatusOr<std::string> raw = Base64Decode(b64);
   if (!raw.ok()) {
     return absl::InvalidArgumentError(
@@ -59,9 +61,9 @@ absl::StatusOr<std::string> DecodeEd25519Material(absl::string_view b64, absl::s
   }
   if (raw->empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
   const uint8_t alg = static_cast<uint8_t>((*raw)[0]);
-  if (alg != kAlgEd25519) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s has signature type 0x%02x; only Ed25519 (0x01) is supported", what, alg));
+  if (alg != type) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s has signature type 0x%02x; expected 0x%02x", what, alg, type));
   }
   if (raw->size() != 1 + crypto::kPublicKeySize) {
     return absl::InvalidArgumentError(absl::StrCat(what, " is ", raw->size() - 1,
@@ -73,24 +75,31 @@ absl::StatusOr<std::string> DecodeEd25519Material(absl::string_view b64, absl::s
 
 }  // namespace
 
-uint32_t KeyId(absl::string_view name, absl::string_view public_key) {
-  const std::string prefix = absl::StrCat(name, "\n", std::string(1, static_cast<char>(kAlgEd25519)));
+uint32_t KeyIdForType(absl::string_view name, uint8_t type, absl::string_view public_key) {
+  const std::string prefix = absl::StrCat(name, "\n", std::string(1, static_cast<char>(type)));
   const std::string hash = crypto::Sha256(prefix, public_key);
   uint32_t id = 0;
   for (int i = 0; i < 4; ++i) id = (id << 8) | static_cast<uint8_t>(hash[i]);
   return id;
 }
 
-absl::StatusOr<Verifier> ParseVerifierKey(absl::string_view vkey) {
+uint32_t KeyId(absl::string_view name, absl::string_view public_key) {
+  return KeyIdForType(name, kAlgEd25519, public_key);
+}
+
+namespace internal {
+
+absl::StatusOr<Verifier> ParseVkeyOfType(absl::string_view vkey, uint8_t type) {
   absl::string_view name, rest, hex, b64;
   if (!CutPlus(vkey, &name, &rest) || !CutPlus(rest, &hex, &b64)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "verifier key ", QuoteForError(vkey), " is not name+hex8(id)+base64(0x01||key)"));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "verifier key %s is not name+hex8(id)+base64(0x%02x||key)", QuoteForError(vkey), type));
   }
   TRIALOG_RETURN_IF_ERROR(CheckKeyName(name));
   TRIALOG_ASSIGN_OR_RETURN(const uint32_t id, ParseHex8(hex));
-  TRIALOG_ASSIGN_OR_RETURN(std::string pub, DecodeEd25519Material(b64, "verifier public key"));
-  const uint32_t computed = KeyId(name, pub);
+  TRIALOG_ASSIGN_OR_RETURN(std::string pub,
+                           DecodeEd25519Material(b64, type, "verifier public key"));
+  const uint32_t computed = KeyIdForType(name, type, pub);
   if (id != computed) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "verifier key id %08x does not match the id %08x computed from name and key", id,
@@ -99,10 +108,20 @@ absl::StatusOr<Verifier> ParseVerifierKey(absl::string_view vkey) {
   return Verifier{std::string(name), id, std::move(pub)};
 }
 
-std::string FormatVerifierKey(absl::string_view name, absl::string_view public_key) {
+std::string FormatVkeyOfType(absl::string_view name, uint8_t type, absl::string_view public_key) {
   return absl::StrFormat(
-      "%s+%08x+%s", name, KeyId(name, public_key),
-      Base64Encode(absl::StrCat(std::string(1, static_cast<char>(kAlgEd25519)), public_key)));
+      "%s+%08x+%s", name, KeyIdForType(name, type, public_key),
+      Base64Encode(absl::StrCat(std::string(1, static_cast<char>(type)), public_key)));
+}
+
+}  // namespace internal
+
+absl::StatusOr<Verifier> ParseVerifierKey(absl::string_view vkey) {
+  return internal::ParseVkeyOfType(vkey, kAlgEd25519);
+}
+
+std::string FormatVerifierKey(absl::string_view name, absl::string_view public_key) {
+  return internal::FormatVkeyOfType(name, kAlgEd25519, public_key);
 }
 
 NoteSigner::NoteSigner(std::string name, crypto::SigningKey key)
@@ -126,7 +145,7 @@ absl::StatusOr<NoteSigner> ParseGoPrivateKey(absl::string_view skey) {
   }
   TRIALOG_RETURN_IF_ERROR(CheckKeyName(name));
   TRIALOG_ASSIGN_OR_RETURN(const uint32_t id, ParseHex8(hex));
-  absl::StatusOr<std::string> seed = DecodeEd25519Material(b64, "private key seed");
+  absl::StatusOr<std::string> seed = DecodeEd25519Material(b64, kAlgEd25519, "private key seed");
   if (!seed.ok()) return seed.status();
   absl::StatusOr<crypto::SigningKey> key = crypto::SigningKey::FromSeed(*seed);
   Wipe(&*seed);

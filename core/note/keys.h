@@ -33,6 +33,10 @@ inline constexpr uint8_t kAlgEd25519 = 0x01;
 // big-endian. Defined for any input; callers validate name and key size.
 uint32_t KeyId(absl::string_view name, absl::string_view public_key);
 
+// Key id for signature type `type`: SHA-256(name || 0x0A || type || pub)[:4].
+// KeyId(n, p) == KeyIdForType(n, kAlgEd25519, p).
+uint32_t KeyIdForType(absl::string_view name, uint8_t type, absl::string_view public_key);
+
 // A key trusted to sign notes. `public_key` is the 32-byte Ed25519 key;
 // `key_id` must equal KeyId(name, public_key) (OpenNote checks).
 struct Verifier {
