@@ -164,8 +164,8 @@ grpc::Status LedgerServiceImpl::AppendBatch(grpc::ServerContext*,
     first = 1;
     t = ledgers_->Find(request->trial_id());
   }
-  std::vector<ledger::AdmittedEnvelope> admitted;
-  std::vector<size_t> positions;
+  std::vector<ledger::AdmittedEnvelope> prepared;
+  std::vector<size_t> prepared_positions;
   for (size_t i = first; i < n && t.ok(); ++i) {
     const v1::SignedEnvelope& se = request->signed_envelopes(static_cast<int>(i));
     if (absl::StatusOr<v1::AppendResponse> repeat = (*t)->FindRepeat(se);
@@ -173,16 +173,41 @@ grpc::Status LedgerServiceImpl::AppendBatch(grpc::ServerContext*,
       results[i] = std::move(repeat);
       continue;
     }
-    absl::StatusOr<ledger::AdmittedEnvelope> a = (*t)->Admit(se);
+    absl::StatusOr<ledger::AdmittedEnvelope> a = (*t)->Prepare(se);
     if (!a.ok()) {
       results[i] = a.status();
       continue;
     }
-    admitted.push_back(*std::move(a));
-    positions.push_back(i);
+    prepared.push_back(*std::move(a));
+    prepared_positions.push_back(i);
   }
   if (!t.ok()) {
     for (size_t i = first; i < n; ++i) results[i] = t.status();
+  }
+  // Signatures (the costly part) on up to kVerifyThreads cores.
+  std::vector<absl::Status> verified(prepared.size());
+  auto verify_range = [&](size_t begin, size_t end) {
+    for (size_t k = begin; k < end; ++k) verified[k] = TrialLedger::Verify(prepared[k]);
+  };
+  const size_t workers =
+      prepared.size() >= 16 ? std::max(1u, std::min(4u, std::thread::hardware_concurrency())) : 1;
+  std::vector<std::thread> helpers;
+  const size_t chunk = (prepared.size() + workers - 1) / std::max<size_t>(workers, 1);
+  for (size_t w = 1; w < workers; ++w) {
+    helpers.emplace_back(verify_range, std::min(prepared.size(), w * chunk),
+                         std::min(prepared.size(), (w + 1) * chunk));
+  }
+  verify_range(0, std::min(prepared.size(), chunk));
+  for (auto& h : helpers) h.join();
+  std::vector<ledger::AdmittedEnvelope> admitted;
+  std::vector<size_t> positions;
+  for (size_t k = 0; k < prepared.size(); ++k) {
+    if (!verified[k].ok()) {
+      results[prepared_positions[k]] = verified[k];
+      continue;
+    }
+    admitted.push_back(std::move(prepared[k]));
+    positions.push_back(prepared_positions[k]);
   }
   if (!admitted.empty()) {
     std::vector<absl::StatusOr<v1::AppendResponse>> appended = (*t)->AppendAll(std::move(admitted));

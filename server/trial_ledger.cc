@@ -90,6 +90,18 @@ absl::StatusOr<v1::AppendResponse> TrialLedger::FindRepeat(
 
 absl::StatusOr<ledger::AdmittedEnvelope> TrialLedger::Admit(
     v1::SignedEnvelope signed_envelope) const {
+  TRIALOG_ASSIGN_OR_RETURN(ledger::AdmittedEnvelope prepared,
+                           Prepare(std::move(signed_envelope)));
+  TRIALOG_RETURN_IF_ERROR(Verify(prepared));
+  return prepared;
+}
+
+absl::Status TrialLedger::Verify(const ledger::AdmittedEnvelope& prepared) {
+  return ledger::VerifyAdmission(prepared);
+}
+
+absl::StatusOr<ledger::AdmittedEnvelope> TrialLedger::Prepare(
+    v1::SignedEnvelope signed_envelope) const {
   absl::StatusOr<ledger::AdmittedEnvelope> prepared = store_->ReadState([&] {
     return ledger::PrepareAdmission(trial_id_, std::move(signed_envelope), *registry_);
   });
@@ -102,7 +114,6 @@ absl::StatusOr<ledger::AdmittedEnvelope> TrialLedger::Admit(
                      "\" but this server's origin for trial ", trial_id_, " is \"", origin_,
                      "\""));
   }
-  TRIALOG_RETURN_IF_ERROR(ledger::VerifyAdmission(*prepared));
   return prepared;
 }
 

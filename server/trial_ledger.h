@@ -68,6 +68,10 @@ class TrialLedger {
   // check outside any lock. A genesis must name this ledger's origin
   // (FAILED_PRECONDITION otherwise). Statuses as ledger::Admit.
   absl::StatusOr<ledger::AdmittedEnvelope> Admit(v1::SignedEnvelope signed_envelope) const;
+  // The two halves of Admit, for callers that verify many in parallel:
+  // Prepare (parse, key lookup, genesis origin) and the signature check.
+  absl::StatusOr<ledger::AdmittedEnvelope> Prepare(v1::SignedEnvelope signed_envelope) const;
+  static absl::Status Verify(const ledger::AdmittedEnvelope& prepared);
 
   // Sequences admitted envelopes; blocks until durable or rejected; the
   // answer carries a receipt (checkpoint + inclusion proof).
