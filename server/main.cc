@@ -14,6 +14,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "core/crypto/key_file.h"
+#include "core/trial/state_machine.h"
 #include "core/util/bytes.h"
 #include "server/config.h"
 #include "server/ledger_set.h"
@@ -215,8 +216,12 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  // The domain's state machines plug in here (core/trial's machine once it lands).
-  trialog::server::StateMachineFactory machines = trialog::server::NoDomainMachines;
+  // The domain's state machines: the clinical-trial rules and projections.
+  trialog::server::StateMachineFactory machines = [](absl::string_view) {
+    std::vector<std::unique_ptr<trialog::ledger::StateMachine>> v;
+    v.push_back(std::make_unique<trialog::trial::TrialStateMachine>());
+    return v;
+  };
 
   absl::StatusOr<std::unique_ptr<trialog::server::Server>> server =
       trialog::server::Server::Start(*config, machines);

@@ -301,6 +301,11 @@ TEST_F(ServerTest, UnknownPrincipalRoleAndRegistryRules) {
   Principal other = MakePrincipal("other", v1::ROLE_MONITOR);
   s = AppendRaw(trial, Register(trial, inv, other));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // The trial domain's role table: an auditor is read-only.
+  Principal auditor = MakePrincipal("aud", v1::ROLE_AUDITOR);
+  ASSERT_TRUE(AppendRaw(trial, Register(trial, admin, auditor)).ok());
+  s = AppendRaw(trial, Note(trial, auditor, "trial", "may I?"));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
   // Protocol rule: one genesis per ledger.
   s = AppendRaw(trial, Genesis(trial, Origin(trial), admin));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
@@ -308,7 +313,7 @@ TEST_F(ServerTest, UnknownPrincipalRoleAndRegistryRules) {
   // Registering the same id twice breaks a registry rule.
   s = AppendRaw(trial, Register(trial, admin, inv));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(Size(trial), 2u);
+  EXPECT_EQ(Size(trial), 3u);
 }
 
 TEST_F(ServerTest, GenesisNamingAnotherOriginCreatesNothing) {
