@@ -803,6 +803,15 @@ TEST_F(ServerLifecycleTest, HelpTeachesAndBadConfigIsExplained) {
   EXPECT_THAT(wrong.output, HasSubstr("passphrase"));
 }
 
+TEST_F(ServerLifecycleTest, ExampleConfigParses) {
+  // The shipped example must be a valid config (it fails later only because
+  // its paths do not exist here: the key file is the first thing opened).
+  RunResult r = RunTrialogd(
+      dir_, {"--config=" + std::string(TRIALOG_SOURCE_DIR) + "/server/trialogd.example.textproto"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("/etc/trialog/ledger.pass")) << r.output;
+}
+
 TEST_F(ServerLifecycleTest, ConfigFileWithFlagOverridesAndNoNewTrials) {
   std::ofstream(dir_.File("trialogd.textproto"))
       << "data_dir: \"" << dir_.File("data") << "\"\n"
