@@ -415,8 +415,11 @@ v1::SubjectState ProjectSubject(const v1::ProtocolDefinition& p, const v1::Subje
   if (!has_assent_record) {
     consent->set_assent(assent_required ? v1::ASSENT_STATUS_MISSING : v1::ASSENT_STATUS_NOT_REQUIRED);
   }
+  // Only subjects still in the study need to re-consent.
   consent->set_reconsent_needed(consent->consented() && p.reconsent_required() &&
-                                consent->icf_version() != p.icf_version());
+                                consent->icf_version() != p.icf_version() && !s.study_ended() &&
+                                !s.eligibility().screen_failed() &&
+                                consent->withdrawn() != v1::WITHDRAWAL_SCOPE_ALL);
 
   // Eligibility.
   v1::EligibilityState* el = s.mutable_eligibility();

@@ -461,7 +461,7 @@ SubjectTimes SubjectGenerator::Generate() {
     const uint32_t bsa = MostellerBsaX100(height_mm, weight_g);
     uint32_t dose = RecommendedDoseMg(p_, bsa, kDoseStepMg).value_or(0);
     if (reduced_dose != 0) dose = std::min(dose, reduced_dose);
-    if (sc_ == Scenario::kSd && c == 2) {
+    if (k_ == 3 && c == 2) {
       // The planted violation: the band dose plus 100 mg, above the cap.
       v1::TrialEvent bad;
       bad.mutable_dose_prescribed()->set_dose_mg(BandFor(p_, bsa).value().dose_mg() + 100);

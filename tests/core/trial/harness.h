@@ -17,6 +17,7 @@
 #include "core/trial/permissions.h"
 #include "core/trial/protocol.h"
 #include "core/trial/state_machine.h"
+#include "core/trial/synthetic_trial.h"
 #include "core/util/bytes.h"
 #include "gtest/gtest.h"
 #include "trialog/v1/ledger.pb.h"
@@ -449,6 +450,46 @@ inline Ids Bring(Harness& h, const std::string& sid, Stage stage, uint32_t age_y
   if (stage == Stage::kPrescribed) return ids;
   ids.diary = h.Must({kCoord, S(sid), Administer(kDose)});
   return ids;
+}
+
+// --- synthetic plans ------------------------------------------------------------
+
+// The envelope of a plan step, with signature hashes filled from `sm`.
+inline v1::Envelope StepEnvelope(const TrialStateMachine& sm, const SyntheticStep& step) {
+  v1::Envelope env;
+  env.set_trial_id("imt");
+  env.set_stream_id(step.stream_id);
+  env.set_event_id(step.event_id);
+  *env.mutable_observed_at() = step.observed_at;
+  *env.mutable_actor() = step.actor;
+  env.set_reason(step.reason);
+  *env.mutable_event() = step.event;
+  if (step.needs_signature_hashes) {
+    absl::Status s = sm.FillSignatureHashes(step.stream_id, env.mutable_event()->mutable_trial()->mutable_e_signature());
+    EXPECT_TRUE(s.ok()) << s << " for " << step.description;
+  }
+  return env;
+}
+
+struct Refusal {
+  size_t step;
+  absl::Status status;
+};
+
+// Appends every step of `plan` (Check, then Apply when OK) and returns the
+// refusals. `after_apply` runs after each applied entry.
+template <typename F = void (*)()>
+std::vector<Refusal> RunPlan(Harness& h, const SyntheticTrialPlan& plan, F after_apply = [] {}) {
+  std::vector<Refusal> refused;
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    absl::Status s = h.AppendEnvelope(StepEnvelope(h.sm, plan.steps[i]));
+    if (!s.ok()) {
+      refused.push_back({i, s});
+    } else {
+      after_apply();
+    }
+  }
+  return refused;
 }
 
 }  // namespace trialog::trial::testing

@@ -2,7 +2,11 @@
 // each rule, from the same state, one accepted case and one refused case
 // whose message names the rule.
 
+#include <fstream>
 #include <functional>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -848,6 +852,69 @@ TEST(FieldPath, RejectsNonCanonicalValuesAndBadPaths) {
   EXPECT_EQ(GetFieldText(t, "tumour_assessment.target_lesions.lesion_id").status().code(), Code::kNotFound);
   for (const char* p : {"", ".", "a..b", "Body.x", "a[01].b", "a[x]", "a[1", "a]"}) {
     EXPECT_EQ(GetFieldText(e, p).status().code(), Code::kInvalidArgument) << p;
+  }
+}
+
+}  // namespace
+}  // namespace trialog::trial::testing
+
+namespace trialog::trial::testing {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in.good()) << path;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::set<std::string> RuleIdsInSource() {
+  std::set<std::string> ids;
+  const std::regex re("(?:Rule\\(\"|rule )([a-z_0-9]+\\.[a-z_0-9]+)");
+  for (const char* f : {"state_machine.cc", "dosing.cc", "recist.cc", "projection.cc"}) {
+    const std::string src = ReadFile(std::string(TRIALOG_SOURCE_DIR) + "/core/trial/" + f);
+    for (auto it = std::sregex_iterator(src.begin(), src.end(), re); it != std::sregex_iterator(); ++it) {
+      ids.insert((*it)[1]);
+    }
+  }
+  return ids;
+}
+
+// Every rule the code can refuse with has a table-driven case (or its own
+// test) and is listed in docs/TRIAL.md.
+TEST(Rules, EveryRuleInTheCodeIsTestedAndDocumented) {
+  std::set<std::string> tested = {"protocol.none", "genesis.protocol_mismatch"};
+  for (const RuleCase& rc : Cases()) tested.insert(rc.rule);
+  const std::string doc = ReadFile(std::string(TRIALOG_SOURCE_DIR) + "/docs/TRIAL.md");
+  const std::set<std::string> ids = RuleIdsInSource();
+  EXPECT_GT(ids.size(), 80u);
+  for (const std::string& id : ids) {
+    EXPECT_TRUE(tested.count(id)) << "rule " << id << " has no test case";
+    EXPECT_NE(doc.find("`" + id + "`"), std::string::npos) << "rule " << id << " is not in docs/TRIAL.md";
+  }
+}
+
+// docs/TRIAL.md's permission table is the code's.
+TEST(Permissions, DocumentedTableMatchesTheCode) {
+  const std::string doc = ReadFile(std::string(TRIALOG_SOURCE_DIR) + "/docs/TRIAL.md");
+  const size_t start = doc.find("## Permissions");
+  ASSERT_NE(start, std::string::npos);
+  std::map<std::string, std::string> rows;
+  std::istringstream lines(doc.substr(start, doc.find("\n## ", start + 1) - start));
+  std::string line;
+  const std::regex row("^\\| ([A-Za-z_/]+) \\| ([A-Z_, ]+) \\|$");
+  while (std::getline(lines, line)) {
+    std::smatch m;
+    if (std::regex_match(line, m, row)) rows[m[1]] = m[2];
+  }
+  ASSERT_EQ(rows.size(), PermissionTable().size());
+  for (const PermissionRow& r : PermissionTable()) {
+    std::string roles;
+    for (v1::Role role : r.roles) {
+      absl::StrAppend(&roles, roles.empty() ? "" : ", ", v1::Role_Name(role).substr(5));
+    }
+    EXPECT_EQ(rows[std::string(r.name)], roles) << r.name;
   }
 }
 
