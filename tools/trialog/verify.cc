@@ -13,6 +13,8 @@
 #include "tools/trialog/commands.h"
 #include "tools/trialog/domain.h"
 #include "tools/trialog/sources.h"
+#include "tools/export/disclosure.h"
+#include "tools/export/export_command.h"
 
 namespace trialog::cli {
 
@@ -60,6 +62,12 @@ void RegisterVerify(CLI::App& app, int* exit_code) {
     absl::StatusOr<note::Verifier> vkey = note::ParseVerifierKey(*vkey_text);
     if (!vkey.ok()) return fail_usage(vkey.status());
 
+    // A per-subject disclosure is not a whole ledger: its own verifier.
+    if (!flags->source.bundle.empty() && exporter::LooksLikeSubjectDisclosure(flags->source.bundle)) {
+      *exit_code = exporter::VerifyDisclosureCommand(flags->source.bundle, *vkey_text, flags->source.exporter_key,
+                                                     flags->json, std::cout);
+      return;
+    }
     ledger::AuditOptions options;
     if (!flags->trusted.empty()) {
       absl::StatusOr<std::string> trusted =
