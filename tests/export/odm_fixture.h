@@ -6,7 +6,9 @@
 #ifndef TRIALOG_TESTS_EXPORT_ODM_FIXTURE_H_
 #define TRIALOG_TESTS_EXPORT_ODM_FIXTURE_H_
 
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/trial/field_path.h"
@@ -30,20 +32,22 @@ inline int64_t OdmCreationTime() {
 
 inline std::string OdmXsd() { return VectorsDir() + "/odm/odm-1.3.2/ODM1-3-2.xsd"; }
 
-inline const OdmFiles& SharedOdm() {
-  static const OdmFiles* files = [] {
-    auto* f = new OdmFiles;
-    const exporter::ExportInput& in = SharedInput();
-    f->dir = NewTempDir("odm");
+// Writes the ODM export of `in` and the checker's inputs to a new directory.
+inline OdmFiles MakeOdmFiles(const exporter::ExportInput& in, const std::vector<std::string>& entry_bytes,
+                             const std::string& name) {
+  OdmFiles files;
+  OdmFiles* f = &files;
+  {
+    f->dir = NewTempDir(name);
     f->odm = f->dir + "/odm.xml";
     f->entries = f->dir + "/entries.bin";
     f->expected = f->dir + "/expected.json";
     exporter::OdmOptions options;
-    options.creation_unix_micros = OdmCreationTime();
+    options.creation_unix_micros = in.entries.back().entry.recorded_at_unix_micros() + 86400LL * 1000000;
     absl::StatusOr<std::string> xml = exporter::WriteOdm132(in, options);
     EXPECT_TRUE(xml.ok()) << xml.status();
     WriteAll(f->odm, xml.ok() ? *xml : "");
-    WriteAll(f->entries, *exporter::EncodeEntriesFile(SharedLedger().entries));
+    WriteAll(f->entries, *exporter::EncodeEntriesFile(entry_bytes));
 
     nlohmann::json expected;
     std::set<std::string> subjects;
@@ -72,8 +76,12 @@ inline const OdmFiles& SharedOdm() {
     expected["signatures"] = signatures;
     expected["min_inserts"] = 2 * records;  // observed_at and event_id at least
     WriteAll(f->expected, expected.dump(1));
-    return f;
-  }();
+  }
+  return files;
+}
+
+inline const OdmFiles& SharedOdm() {
+  static const OdmFiles* files = new OdmFiles(MakeOdmFiles(SharedInput(), SharedLedger().entries, "odm"));
   return *files;
 }
 

@@ -112,5 +112,23 @@ TEST(Odm, SingleSubjectExport) {
   EXPECT_EQ(WriteOdm132(in, options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(Odm, AVoidIsARemoveWithItsReason) {
+  const ExportInput& in = export_test::SharedInputWithVoid();
+  ASSERT_FALSE(in.entries.empty());
+  export_test::OdmFiles f = export_test::MakeOdmFiles(in, export_test::SharedLedgerWithVoid().entries, "odm-void");
+  const std::string xml = export_test::ReadAll(f.odm);
+  const size_t remove = xml.find("TransactionType=\"Remove\"");
+  ASSERT_NE(remove, std::string::npos);
+  EXPECT_NE(xml.find("<ReasonForChange>Entered in error (voided): dispensing entered twice</ReasonForChange>", remove),
+            std::string::npos);
+  export_test::CommandResult r = RunCommand(absl::StrCat("xmllint --noout --nonet --schema ",
+                                                         ShellQuote(export_test::OdmXsd()), " ", ShellQuote(f.odm)));
+  EXPECT_EQ(r.exit_code, 0) << r.output.substr(0, 2000);
+  r = RunCommand(absl::StrCat(export_test::kPython, " ", ShellQuote(export_test::ScriptPath("odm_check.py")), " ",
+                              ShellQuote(f.odm), " ", ShellQuote(f.entries), " ", ShellQuote(f.expected)));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 removes"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace trialog::exporter

@@ -66,11 +66,12 @@ inline std::map<std::string, std::vector<Record>> RecordsBySubject(const exporte
   return out;
 }
 
-inline const ReportFiles& SharedReport() {
-  static const ReportFiles* files = [] {
-    auto* f = new ReportFiles;
-    const exporter::ExportInput& in = SharedInput();
-    f->dir = NewTempDir("report");
+// Writes the report of `in` and the checker's expectations to a new directory.
+inline ReportFiles MakeReportFiles(const exporter::ExportInput& in, const std::string& name) {
+  ReportFiles files;
+  ReportFiles* f = &files;
+  {
+    f->dir = NewTempDir(name);
     f->html = f->dir + "/report.html";
     f->expected = f->dir + "/expected.json";
     exporter::ReportOptions options;
@@ -168,8 +169,12 @@ inline const ReportFiles& SharedReport() {
     x["evaluable"] = sum.evaluable();
     x["checkpoint_root"] = Base64Encode(in.checkpoint.root_hash);
     WriteAll(f->expected, x.dump(1));
-    return f;
-  }();
+  }
+  return files;
+}
+
+inline const ReportFiles& SharedReport() {
+  static const ReportFiles* files = new ReportFiles(MakeReportFiles(SharedInput(), "report"));
   return *files;
 }
 

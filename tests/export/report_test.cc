@@ -102,5 +102,28 @@ TEST(Report, PlotDataMatchesTheEnvelopes) {
   }
 }
 
+TEST(Report, AVoidedRecordIsStruckThroughAndSaysSo) {
+  const ExportInput& in = export_test::SharedInputWithVoid();
+  export_test::ReportFiles f = export_test::MakeReportFiles(in, "report-void");
+  export_test::CommandResult r =
+      RunCommand(absl::StrCat(export_test::kPython, " ", ShellQuote(export_test::ScriptPath("report_check.py")), " ",
+                              ShellQuote(f.html), " ", ShellQuote(f.expected)));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const std::string html = export_test::ReadAll(f.html);
+  uint64_t void_index = 0, target_index = 0;
+  std::map<std::string, uint64_t> index_of;
+  for (const ledger::ParsedEntry& e : in.entries) {
+    index_of[e.envelope.event_id()] = e.entry.index();
+    if (e.envelope.event().has_trial() && e.envelope.event().trial().has_event_voided()) {
+      void_index = e.entry.index();
+      target_index = index_of.at(e.envelope.event().trial().event_voided().target_event_id());
+    }
+  }
+  ASSERT_GT(void_index, 0u);
+  EXPECT_NE(html.find(absl::StrCat("<tr class=\"entry void\" data-index=\"", target_index, "\">")), std::string::npos);
+  EXPECT_NE(html.find(absl::StrCat("Voided by entry ", void_index)), std::string::npos);
+  EXPECT_NE(html.find(absl::StrCat("<tr class=\"void-entry\" data-index=\"", void_index, "\">")), std::string::npos);
+}
+
 }  // namespace
 }  // namespace trialog::exporter

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <tuple>
 #include <fstream>
 #include <sstream>
 
@@ -57,7 +58,7 @@ std::string TestLedger::CheckpointAt(uint64_t size) const {
   return *note::SignCheckpoint(c, ledger_signer);
 }
 
-absl::StatusOr<TestLedger> BuildSyntheticLedger(uint64_t seed, int subjects) {
+absl::StatusOr<TestLedger> BuildSyntheticLedger(uint64_t seed, int subjects, const ExtraSteps& extra) {
   absl::StatusOr<trial::SyntheticTrialPlan> plan = trial::SyntheticTrial(seed, subjects);
   if (!plan.ok()) return plan.status();
   TestLedger out;
@@ -149,8 +150,62 @@ absl::StatusOr<TestLedger> BuildSyntheticLedger(uint64_t seed, int subjects) {
       ++out.refused_steps;
     }
   }
+  if (extra) {
+    int64_t clock = plan->steps.back().observed_at.unix_micros();
+    AppendFn fn = [&](const v1::Actor& actor, const std::string& stream, const v1::TrialEvent& event,
+                      int64_t observed, const std::string& reason) -> absl::StatusOr<std::string> {
+      clock = std::max(clock + 1000000, observed);
+      const std::string id = crypto::Sha256(absl::StrCat("extra:", seed, ":", ++id_counter)).substr(0, 16);
+      v1::Envelope env = base(actor, stream, id, clock, offset);
+      env.set_reason(reason);
+      *env.mutable_event()->mutable_trial() = event;
+      if (absl::Status s = append(env, clock + kRecordLagMicros); !s.ok()) return s;
+      return id;
+    };
+    if (absl::Status s = extra(*plan, fn); !s.ok()) return s;
+  }
   out.checkpoint = out.CheckpointAt(out.entries.size());
   return out;
+}
+
+const TestLedger& SharedLedgerWithVoid() {
+  static const TestLedger* ledger = [] {
+    ExtraSteps extra = [](const trial::SyntheticTrialPlan& plan, const AppendFn& append) -> absl::Status {
+      std::string target;
+      v1::Actor coord;
+      for (const trial::SyntheticStep& s : plan.steps) {
+        if (s.stream_id == "subject/RU-01-0001" && s.event.trial().has_drug_dispensed()) {
+          target = s.event_id;
+          coord = s.actor;
+        }
+      }
+      if (target.empty()) return absl::InternalError("no dispensing record to void");
+      // The dispenser's site coordinator voids it.
+      for (const v1::Actor& a : plan.principals) {
+        if (a.role() == v1::ROLE_STUDY_COORDINATOR && a.site_id() == "RU-01") coord = a;
+      }
+      v1::TrialEvent unlock, void_event, lock;
+      unlock.mutable_database_unlocked()->set_scope("all");
+      lock.mutable_database_locked()->set_scope("all");
+      void_event.mutable_event_voided()->set_target_event_id(target);
+      for (auto [actor, stream, event, reason] :
+           {std::make_tuple(plan.admin, std::string("trial"), unlock, std::string("void a duplicated dispensing")),
+            std::make_tuple(coord, std::string("subject/RU-01-0001"), void_event,
+                            std::string("dispensing entered twice")),
+            std::make_tuple(plan.admin, std::string("trial"), lock, std::string())}) {
+        absl::StatusOr<std::string> id = append(actor, stream, event, 0, reason);
+        if (!id.ok()) return id.status();
+      }
+      return absl::OkStatus();
+    };
+    absl::StatusOr<TestLedger> l = BuildSyntheticLedger(42, 20, extra);
+    if (!l.ok()) {
+      ADD_FAILURE() << "building the ledger with a void: " << l.status();
+      return new TestLedger();
+    }
+    return new TestLedger(*std::move(l));
+  }();
+  return *ledger;
 }
 
 const TestLedger& SharedLedger() {

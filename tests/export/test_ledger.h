@@ -12,6 +12,7 @@
 #define TRIALOG_TESTS_EXPORT_TEST_LEDGER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -41,9 +42,24 @@ struct TestLedger {
   std::string CheckpointAt(uint64_t size) const;
 };
 
+// Appends one more envelope after the plan: `actor` appends `event` to
+// `stream`, observed at `observed_unix_micros` (Moscow offset), with
+// `reason`. Returns the event id, or the rules' refusal.
+using AppendFn = std::function<absl::StatusOr<std::string>(const v1::Actor& actor, const std::string& stream,
+                                                           const v1::TrialEvent& event, int64_t observed_unix_micros,
+                                                           const std::string& reason)>;
+// Extra steps run after the synthetic plan (nullptr: none).
+using ExtraSteps = std::function<absl::Status(const trial::SyntheticTrialPlan& plan, const AppendFn& append)>;
+
 // Builds the ledger. INTERNAL if a step other than the planted violation
 // is refused (that would be a bug in the test or in core/trial).
-absl::StatusOr<TestLedger> BuildSyntheticLedger(uint64_t seed = 42, int subjects = 20);
+absl::StatusOr<TestLedger> BuildSyntheticLedger(uint64_t seed = 42, int subjects = 20,
+                                                const ExtraSteps& extra = nullptr);
+
+// The shared ledger plus, after the final lock: an unlock, a void of one
+// of RU-01-0001's dispensing records (reason "dispensing entered twice"),
+// and a lock again. Built once per process.
+const TestLedger& SharedLedgerWithVoid();
 
 // The same ledger, built once per process (tests share it read-only).
 const TestLedger& SharedLedger();

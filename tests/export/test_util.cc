@@ -24,6 +24,20 @@ const exporter::ExportInput& SharedInput() {
   return *input;
 }
 
+const exporter::ExportInput& SharedInputWithVoid() {
+  static const exporter::ExportInput* input = [] {
+    const TestLedger& l = SharedLedgerWithVoid();
+    absl::StatusOr<std::unique_ptr<exporter::ExportInput>> in =
+        exporter::LoadExportInput(l.Reader(), l.entries.size(), l.checkpoint, l.ledger_vkey);
+    if (!in.ok()) {
+      ADD_FAILURE() << "loading the ledger with a void: " << in.status();
+      return new exporter::ExportInput();
+    }
+    return in->release();
+  }();
+  return *input;
+}
+
 const note::NoteSigner& Exporter() {
   static const note::NoteSigner* signer = [] {
     const std::string path = NewTempDir("exporter-key") + "/exporter.key";

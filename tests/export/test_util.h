@@ -13,8 +13,9 @@
 
 namespace trialog::export_test {
 
-// LoadExportInput over SharedLedger(), once per process.
+// LoadExportInput over SharedLedger() / SharedLedgerWithVoid(), once per process.
 const exporter::ExportInput& SharedInput();
+const exporter::ExportInput& SharedInputWithVoid();
 
 // The exporter's signing key, written to and loaded from a passphrase-
 // sealed key file (core/crypto/key_file.h) named "exports.example/sponsor".
