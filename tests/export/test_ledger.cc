@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <tuple>
 #include <fstream>
@@ -220,6 +221,32 @@ const TestLedger& SharedLedger() {
   return *ledger;
 }
 
+namespace {
+
+// Removes the directories NewTempDir made when the test process exits
+// (set TRIALOG_KEEP_TEST_FILES=1 to keep them for inspection).
+class TempDirs {
+ public:
+  ~TempDirs() {
+    if (std::getenv("TRIALOG_KEEP_TEST_FILES") != nullptr) return;
+    for (const std::string& d : dirs_) {
+      std::error_code ec;
+      std::filesystem::remove_all(d, ec);
+    }
+  }
+  void Add(const std::string& d) { dirs_.push_back(d); }
+
+ private:
+  std::vector<std::string> dirs_;
+};
+
+TempDirs& Dirs() {
+  static TempDirs dirs;
+  return dirs;
+}
+
+}  // namespace
+
 std::string NewTempDir(const std::string& name) {
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string base = ::testing::TempDir();
@@ -229,6 +256,7 @@ std::string NewTempDir(const std::string& name) {
                                            info ? info->name() : "x", "-", name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  Dirs().Add(dir.string());
   return dir.string();
 }
 
