@@ -199,6 +199,14 @@ TEST(Cli, ExportsOdmReportAndBundleFromABundle) {
                               ShellQuote(e.dir + "/odm.xml")));
   EXPECT_EQ(r.exit_code, 0) << r.output.substr(0, 2000);
 
+  r = RunCommand(absl::StrCat(Trialog(), " export odm", src, " --odm-version 2.0 --out ", ShellQuote(e.dir + "/odm20.xml")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = RunCommand(absl::StrCat("xmllint --noout --nonet --schema ", ShellQuote(VectorsDir() + "/odm/odm-2.0/ODM.xsd"),
+                              " ", ShellQuote(e.dir + "/odm20.xml")));
+  EXPECT_EQ(r.exit_code, 0) << r.output.substr(0, 2000);
+  r = RunCommand(absl::StrCat(Trialog(), " export odm", src, " --odm-version 3 --out x.xml"));
+  EXPECT_EQ(r.exit_code, 64) << r.output;
+
   r = RunCommand(absl::StrCat(Trialog(), " report", src, " --json --out ", ShellQuote(e.dir + "/report.html")));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string html = ReadAll(e.dir + "/report.html");

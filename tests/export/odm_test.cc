@@ -132,3 +132,44 @@ TEST(Odm, AVoidIsARemoveWithItsReason) {
 
 }  // namespace
 }  // namespace trialog::exporter
+
+namespace trialog::exporter {
+namespace {
+
+std::string Odm20Xsd() { return export_test::VectorsDir() + "/odm/odm-2.0/ODM.xsd"; }
+
+TEST(Odm20, ValidatesAgainstTheOdm20Xsd) {
+  const ExportInput& in = export_test::SharedInputWithVoid();
+  OdmOptions options;
+  options.creation_unix_micros = in.entries.back().entry.recorded_at_unix_micros() + 1;
+  absl::StatusOr<std::string> xml = WriteOdm20(in, options);
+  ASSERT_TRUE(xml.ok()) << xml.status();
+  const std::string dir = export_test::NewTempDir("odm20");
+  export_test::WriteAll(dir + "/odm20.xml", *xml);
+  export_test::CommandResult r = RunCommand(absl::StrCat("xmllint --noout --nonet --schema ", ShellQuote(Odm20Xsd()),
+                                                         " ", ShellQuote(dir + "/odm20.xml")));
+  EXPECT_EQ(r.exit_code, 0) << r.output.substr(0, 4000);
+  EXPECT_NE(xml->find("Context=\"Archive\""), std::string::npos);
+  EXPECT_NE(xml->find("UsedMethod=\"No\""), std::string::npos);
+  EXPECT_EQ(xml->find("Archival="), std::string::npos);
+  EXPECT_NE(xml->find("TransactionType=\"Remove\""), std::string::npos);
+  EXPECT_NE(xml->find("TransactionType=\"Update\""), std::string::npos);
+  // Every entry is named by a SourceID or a Signature ID.
+  for (const ledger::ParsedEntry& e : in.entries) {
+    const std::string leaf = HexEncode(e.leaf_hash);
+    const bool named = xml->find(absl::StrCat(";entry=", e.entry.index(), ";leaf=", leaf)) != std::string::npos ||
+                       xml->find(absl::StrCat("ID=\"SG.", e.entry.index(), ".")) != std::string::npos;
+    EXPECT_TRUE(named) << "entry " << e.entry.index() << " is not in the ODM 2.0 file";
+  }
+  // The single-subject form validates too.
+  options.subject_id = "RU-01-0001";
+  xml = WriteOdm20(in, options);
+  ASSERT_TRUE(xml.ok());
+  export_test::WriteAll(dir + "/single.xml", *xml);
+  r = RunCommand(absl::StrCat("xmllint --noout --nonet --schema ", ShellQuote(Odm20Xsd()), " ",
+                              ShellQuote(dir + "/single.xml")));
+  EXPECT_EQ(r.exit_code, 0) << r.output.substr(0, 2000);
+}
+
+}  // namespace
+}  // namespace trialog::exporter

@@ -209,7 +209,8 @@ void RegisterOdm(CLI::App* parent, int* exit_code) {
   auto flags = std::make_shared<Flags>();
   CLI::App* cmd = parent->add_subcommand(
       "odm",
-      "Export CDISC ODM 1.3.2 XML (Transactional, Archival): every value and change with its audit record\n"
+      "Export CDISC ODM 1.3.2 XML (Transactional, Archival; or 2.0 with --odm-version 2.0): every value and\n"
+      "change with its audit record\n"
       "(user, site, time with the site's UTC offset, reason, ledger entry and leaf hash), every e-signature,\n"
       "the users, sites and signature definitions, and the metadata of the items used.\n"
       "Example:\n"
@@ -217,15 +218,17 @@ void RegisterOdm(CLI::App* parent, int* exit_code) {
       "  xmllint --noout --schema ODM1-3-2.xsd imt-01.xml");
   AddCommon(cmd, &flags->common, "XML file to write");
   cmd->add_option("--subject", flags->subject, "Only this subject (Granularity SingleSubject)");
-  cmd->add_option("--odm-version", flags->version, "ODM version; only 1.3.2 is implemented")
-      ->check(CLI::IsMember({"1.3.2"}));
+  cmd->add_option("--odm-version", flags->version,
+                  "1.3.2 (default: Transactional, Archival) or 2.0 (Context Archive)")
+      ->check(CLI::IsMember({"1.3.2", "2.0"}));
   cmd->callback([flags, exit_code] {
     std::string source;
     std::unique_ptr<ExportInput> in = Load("export odm", flags->common, &source, exit_code);
     if (in == nullptr) return;
     OdmOptions options;
     options.subject_id = flags->subject;
-    absl::StatusOr<std::string> xml = WriteOdm132(*in, options);
+    absl::StatusOr<std::string> xml =
+        flags->version == "2.0" ? WriteOdm20(*in, options) : WriteOdm132(*in, options);
     if (!xml.ok()) {
       std::cerr << "trialog export odm: " << xml.status().message() << "\n";
       *exit_code = xml.status().code() == absl::StatusCode::kInvalidArgument ? cli::kExitUsage : cli::kExitError;
@@ -237,7 +240,7 @@ void RegisterOdm(CLI::App* parent, int* exit_code) {
       return;
     }
     *exit_code = cli::kExitOk;
-    Report(flags->common, *in, "ODM 1.3.2", source, {{"bytes", xml->size()}});
+    Report(flags->common, *in, absl::StrCat("ODM ", flags->version), source, {{"bytes", xml->size()}});
   });
 }
 

@@ -58,9 +58,10 @@ std::string UserType(v1::Role role) {
   }
 }
 
-// The field an item path names, walking from TrialEvent (nullptr if none).
-const FieldDescriptor* FieldOfItem(absl::string_view item) {
-  const google::protobuf::Descriptor* d = v1::TrialEvent::descriptor();
+// The field an item path names, walking from `root` (nullptr if none).
+const FieldDescriptor* FieldOfItem(absl::string_view item,
+                                   const google::protobuf::Descriptor* root = v1::TrialEvent::descriptor()) {
+  const google::protobuf::Descriptor* d = root;
   const FieldDescriptor* f = nullptr;
   for (absl::string_view name : absl::StrSplit(item, '.')) {
     if (d == nullptr) return nullptr;
@@ -116,7 +117,8 @@ class Metadata {
     if (def.enum_type != nullptr) enums_[CodeListOid(def.enum_type)] = def.enum_type;
   }
 
-  void Write(XmlWriter& w) const {
+  void Write(XmlWriter& w, int version) const {
+    if (version == 2) return Write2(w);
     w.Start("Protocol");
     w.Empty("StudyEventRef", {{"StudyEventOID", std::string(kStudyEventOid)}, {"OrderNumber", "1"},
                               {"Mandatory", "Yes"}});
@@ -155,9 +157,52 @@ class Metadata {
     }
   }
 
-  static void Description(XmlWriter& w, absl::string_view text) {
+  // ODM 2.0: forms are ItemGroupDefs of Type Form holding Section groups.
+  void Write2(XmlWriter& w) const {
+    w.Start("StudyEventDef", {{"OID", std::string(kStudyEventOid)}, {"Name", "Ledger records"},
+                              {"Repeating", "No"}, {"Type", "Common"}});
+    Description(w, "Every record of a subject's ledger stream, in ledger order; the form's ItemGroupRepeatKey is "
+                   "the ledger index of the entry that created the record.", 2);
+    for (const std::string& f : form_order_) {
+      if (!subject_forms_.count(f)) continue;
+      w.Empty("ItemGroupRef", {{"ItemGroupOID", f}, {"Mandatory", "No"}});
+    }
+    w.End();
+    for (const std::string& f : form_order_) {
+      w.Start("ItemGroupDef", {{"OID", f}, {"Name", f.substr(2)}, {"Repeating", "Simple"}, {"Type", "Form"}});
+      for (const std::string& g : forms_.at(f)) w.Empty("ItemGroupRef", {{"ItemGroupOID", g}, {"Mandatory", "No"}});
+      w.End();
+    }
+    for (const std::string& g : group_order_) {
+      const Group& gi = groups_.at(g);
+      w.Start("ItemGroupDef", {{"OID", g}, {"Name", gi.name}, {"Repeating", gi.repeating ? "Simple" : "No"},
+                               {"Type", "Section"}});
+      for (const std::string& i : gi.items) w.Empty("ItemRef", {{"ItemOID", i}, {"Mandatory", "No"}});
+      w.End();
+    }
+    for (const std::string& i : item_order_) {
+      const Item& it = items_.at(i);
+      w.Start("ItemDef", {{"OID", i}, {"Name", it.name}, {"DataType", it.def.data_type}});
+      if (it.def.enum_type != nullptr) w.Empty("CodeListRef", {{"CodeListOID", CodeListOid(it.def.enum_type)}});
+      w.End();
+    }
+    for (const auto& [oid, e] : enums_) {
+      w.Start("CodeList", {{"OID", oid}, {"Name", e->name()}, {"DataType", "text"}});
+      for (int v = 0; v < e->value_count(); ++v) w.Empty("CodeListItem", {{"CodedValue", e->value(v)->name()}});
+      w.End();
+    }
+  }
+
+  // Marks a form as one of subject records (listed by the study event).
+  void SubjectForm(absl::string_view kind) { subject_forms_.insert(FormOid(kind)); }
+
+  static void Description(XmlWriter& w, absl::string_view text, int version = 1) {
     w.Start("Description");
-    w.Element("TranslatedText", text, {{"xml:lang", "en"}});
+    if (version == 2) {
+      w.Element("TranslatedText", text, {{"xml:lang", "en"}, {"Type", "text/plain"}});
+    } else {
+      w.Element("TranslatedText", text, {{"xml:lang", "en"}});
+    }
     w.End();
   }
 
@@ -183,6 +228,7 @@ class Metadata {
   std::map<std::string, Group> groups_;
   std::map<std::string, Item> items_;
   std::map<std::string, const EnumDescriptor*> enums_;
+  std::set<std::string> subject_forms_;
 };
 
 struct RecordRef {
@@ -192,7 +238,8 @@ struct RecordRef {
 
 class OdmBuilder {
  public:
-  OdmBuilder(const ExportInput& in, const OdmOptions& options) : in_(in), options_(options) {}
+  OdmBuilder(const ExportInput& in, const OdmOptions& options, int version)
+      : in_(in), options_(options), v2_(version == 2) {}
 
   absl::StatusOr<std::string> Build();
 
@@ -215,10 +262,15 @@ class OdmBuilder {
     return absl::StrCat("trialog:", in_.checkpoint.origin, ";entry=", e.entry.index(), ";leaf=",
                         HexEncode(e.leaf_hash));
   }
-  void Audit(XmlWriter& w, const ledger::ParsedEntry& e, absl::string_view reason,
-             absl::string_view id = "") {
-    w.Start("AuditRecord", {{"EditPoint", EditPoint(e)}, {"UsedImputationMethod", "No"},
-                            {"ID", std::string(id), true}});
+  // 1.3.2: first child of its element, may carry an ID. 2.0: after the
+  // element's data, no ID, UsedMethod for UsedImputationMethod.
+  void Audit(XmlWriter& w, const ledger::ParsedEntry& e, absl::string_view reason, absl::string_view id = "") {
+    if (v2_) {
+      w.Start("AuditRecord", {{"EditPoint", EditPoint(e)}, {"UsedMethod", "No"}});
+    } else {
+      w.Start("AuditRecord", {{"EditPoint", EditPoint(e)}, {"UsedImputationMethod", "No"},
+                              {"ID", std::string(id), true}});
+    }
     w.Empty("UserRef", {{"UserOID", UserOid(e.envelope.actor().principal_id())}});
     w.Empty("LocationRef", {{"LocationOID", LocationOf(e.envelope.actor())}});
     w.Element("DateTimeStamp", DateTimeStamp(e));
@@ -228,10 +280,25 @@ class OdmBuilder {
   }
   void Item(XmlWriter& w, const ledger::ParsedEntry& e, absl::string_view item, absl::string_view value,
             absl::string_view transaction, absl::string_view reason) {
-    w.Start("ItemData", {{"ItemOID", ItemOid(item)}, {"TransactionType", std::string(transaction)},
-                         {"Value", std::string(value)}});
+    if (v2_) {
+      w.Start("ItemData", {{"ItemOID", ItemOid(item)}, {"TransactionType", std::string(transaction)}});
+      w.Element("Value", value, {{"SeqNum", "1"}});
+    } else {
+      w.Start("ItemData", {{"ItemOID", ItemOid(item)}, {"TransactionType", std::string(transaction)},
+                           {"Value", std::string(value)}});
+    }
     Audit(w, e, reason);
     w.End();
+  }
+  // The form of a record: FormData (1.3.2) or a Form item group (2.0).
+  void StartForm(XmlWriter& w, absl::string_view kind, uint64_t index, absl::string_view transaction = "") {
+    if (v2_) {
+      w.Start("ItemGroupData", {{"ItemGroupOID", FormOid(kind)}, {"ItemGroupRepeatKey", absl::StrCat(index)},
+                                {"TransactionType", std::string(transaction), true}});
+    } else {
+      w.Start("FormData", {{"FormOID", FormOid(kind)}, {"FormRepeatKey", absl::StrCat(index)},
+                           {"TransactionType", std::string(transaction), true}});
+    }
   }
   void Signature(XmlWriter& w, const ledger::ParsedEntry& e, const trial::SignatureDef& def,
                  const v1::ESignature& sig, int n, absl::string_view record_hash) {
@@ -241,23 +308,52 @@ class OdmBuilder {
     w.Empty("SignatureRef", {{"SignatureOID", std::string(def.oid)}});
     w.Element("DateTimeStamp", DateTimeStamp(e));
     w.End();
+    const std::string text = absl::StrCat(
+        "Signature manifestation: ", sig.printed_name(), ", ", DateTimeStamp(e), ", ", def.meaning_word, " (",
+        def.oid, "): \"", sig.meaning_text(), "\". Ed25519-signed ledger entry ", e.entry.index(), " (", SourceId(e),
+        ")", record_hash.empty() ? "" : absl::StrCat(" over record version ", HexEncode(record_hash)), ".");
     w.Start("Annotation", {{"SeqNum", "1"}});
-    w.Element("Comment",
-              absl::StrCat("Signature manifestation: ", sig.printed_name(), ", ", DateTimeStamp(e), ", ",
-                           def.meaning_word, " (", def.oid, "): \"", sig.meaning_text(),
-                           "\". Ed25519-signed ledger entry ", e.entry.index(), " (", SourceId(e), ")",
-                           record_hash.empty() ? "" : absl::StrCat(" over record version ", HexEncode(record_hash)),
-                           "."));
+    if (v2_) {
+      w.Start("Comment");
+      w.Element("TranslatedText", text, {{"xml:lang", "en"}, {"Type", "text/plain"}});
+      w.End();
+    } else {
+      w.Element("Comment", text);
+    }
     w.End();
+  }
+  // Every value of `message` (flattened from `root`) as inserted items of
+  // form `kind`, grouped by item group in order of first appearance.
+  void Values(XmlWriter& w, const ledger::ParsedEntry& e, absl::string_view kind,
+              const google::protobuf::Message& message) {
+    std::vector<std::pair<std::string, std::string>> order;
+    std::map<std::pair<std::string, std::string>, std::vector<EventField>> by_group;
+    for (EventField& f : Flatten(message)) {
+      auto k = std::make_pair(f.address.group, f.address.repeat_key);
+      if (!by_group.count(k)) order.push_back(k);
+      by_group[k].push_back(std::move(f));
+    }
+    for (const auto& k : order) {
+      w.Start("ItemGroupData", {{"ItemGroupOID", GroupOid(k.first)}, {"ItemGroupRepeatKey", k.second, true}});
+      for (const EventField& f : by_group[k]) {
+        meta_.Use(kind, f.address.group, !f.address.repeat_key.empty(), f.address.item, DefFor(f.descriptor));
+        inserted_.insert(absl::StrCat(kind, "|", e.entry.index(), "|", f.address.group, "|", f.address.repeat_key,
+                                      "|", f.address.item));
+        Item(w, e, f.address.item, f.value, "Insert", e.envelope.reason());
+      }
+      w.End();
+    }
   }
 
   absl::Status WriteSubject(XmlWriter& w, const std::string& subject,
                             const std::vector<const ledger::ParsedEntry*>& entries);
   absl::Status WriteEntry(XmlWriter& w, const ledger::ParsedEntry& e);
+  void WriteTrialLevel(XmlWriter& w, const ledger::ParsedEntry& e);
   void WriteAdminData(XmlWriter& w);
 
   const ExportInput& in_;
   const OdmOptions& options_;
+  const bool v2_;
   std::vector<bool> ever_locked_before_;
   std::map<std::string, RecordRef> records_;  // event id -> record
   std::set<std::string> inserted_;            // form|key|group|gkey|item
@@ -298,7 +394,7 @@ absl::Status OdmBuilder::WriteEntry(XmlWriter& w, const ledger::ParsedEntry& e) 
     if (!e.envelope.reason().empty()) absl::StrAppend(&reason, ": ", e.envelope.reason());
     if (!c.query_id().empty()) absl::StrAppend(&reason, " (query ", c.query_id(), ")");
     w.Start("StudyEventData", {{"StudyEventOID", std::string(kStudyEventOid)}});
-    w.Start("FormData", {{"FormOID", FormOid(r->kind)}, {"FormRepeatKey", absl::StrCat(r->index)}});
+    StartForm(w, r->kind, r->index);
     w.Start("ItemGroupData", {{"ItemGroupOID", GroupOid(a->group)}, {"ItemGroupRepeatKey", a->repeat_key, true}});
     Item(w, e, a->item, c.new_value(), existed ? "Update" : "Insert", reason);
     w.End();
@@ -310,8 +406,7 @@ absl::Status OdmBuilder::WriteEntry(XmlWriter& w, const ledger::ParsedEntry& e) 
     absl::StatusOr<RecordRef> r = target(t.event_voided().target_event_id());
     if (!r.ok()) return r.status();
     w.Start("StudyEventData", {{"StudyEventOID", std::string(kStudyEventOid)}});
-    w.Start("FormData", {{"FormOID", FormOid(r->kind)}, {"FormRepeatKey", absl::StrCat(r->index)},
-                         {"TransactionType", "Remove"}});
+    StartForm(w, r->kind, r->index, "Remove");
     Audit(w, e, absl::StrCat("Entered in error (voided): ", e.envelope.reason()));
     w.End();
     w.End();
@@ -332,7 +427,7 @@ absl::Status OdmBuilder::WriteEntry(XmlWriter& w, const ledger::ParsedEntry& e) 
       for (const v1::SignedRecord& rec : sig.records()) {
         absl::StatusOr<RecordRef> r = target(rec.event_id());
         if (!r.ok()) return r.status();
-        w.Start("FormData", {{"FormOID", FormOid(r->kind)}, {"FormRepeatKey", absl::StrCat(r->index)}});
+        StartForm(w, r->kind, r->index);
         Signature(w, e, *def, sig, ++n, rec.record_hash());
         w.End();
       }
@@ -341,12 +436,11 @@ absl::Status OdmBuilder::WriteEntry(XmlWriter& w, const ledger::ParsedEntry& e) 
     return absl::OkStatus();
   }
 
-  // A new record: every value, inserted.
+  // A new record: when it was observed, its event id, and every value.
   records_[e.envelope.event_id()] = RecordRef{kind, e.entry.index()};
-  std::vector<EventField> fields = Flatten(t);
+  meta_.SubjectForm(kind);
   w.Start("StudyEventData", {{"StudyEventOID", std::string(kStudyEventOid)}});
-  w.Start("FormData", {{"FormOID", FormOid(kind)}, {"FormRepeatKey", index}});
-  // The record group: when it was observed and its event id.
+  StartForm(w, kind, e.entry.index());
   meta_.Use(kind, kRecordGroup, false, kObservedItem, {"datetime", nullptr});
   meta_.Use(kind, kRecordGroup, false, kEventIdItem, {"hexBinary", nullptr});
   w.Start("ItemGroupData", {{"ItemGroupOID", GroupOid(kRecordGroup)}});
@@ -355,34 +449,41 @@ absl::Status OdmBuilder::WriteEntry(XmlWriter& w, const ledger::ParsedEntry& e) 
        "Insert", e.envelope.reason());
   Item(w, e, kEventIdItem, HexEncode(e.envelope.event_id()), "Insert", e.envelope.reason());
   w.End();
-  // Then each (group, repeat key) in order of first appearance.
-  std::vector<std::pair<std::string, std::string>> order;
-  std::map<std::pair<std::string, std::string>, std::vector<const EventField*>> by_group;
-  for (const EventField& f : fields) {
-    auto k = std::make_pair(f.address.group, f.address.repeat_key);
-    if (!by_group.count(k)) order.push_back(k);
-    by_group[k].push_back(&f);
-  }
-  for (const auto& k : order) {
-    w.Start("ItemGroupData", {{"ItemGroupOID", GroupOid(k.first)}, {"ItemGroupRepeatKey", k.second, true}});
-    for (const EventField* f : by_group[k]) {
-      meta_.Use(kind, f->address.group, !f->address.repeat_key.empty(), f->address.item, DefFor(f->descriptor));
-      inserted_.insert(absl::StrCat(kind, "|", e.entry.index(), "|", f->address.group, "|",
-                                    f->address.repeat_key, "|", f->address.item));
-      Item(w, e, f->address.item, f->value, "Insert", e.envelope.reason());
-    }
-    w.End();
-  }
+  Values(w, e, kind, t);
   w.End();
   w.End();
   return absl::OkStatus();
+}
+
+// ODM 2.0 only: a trial-level or administrative entry as a ClinicalData-
+// level item group (kind "trial.<event>" or the ledger event's name).
+void OdmBuilder::WriteTrialLevel(XmlWriter& w, const ledger::ParsedEntry& e) {
+  const v1::Event& ev = e.envelope.event();
+  const std::string kind = EventKind(ev);
+  StartForm(w, kind, e.entry.index());
+  meta_.Use(kind, kRecordGroup, false, kObservedItem, {"datetime", nullptr});
+  meta_.Use(kind, kRecordGroup, false, kEventIdItem, {"hexBinary", nullptr});
+  w.Start("ItemGroupData", {{"ItemGroupOID", GroupOid(kRecordGroup)}});
+  Item(w, e, kObservedItem,
+       LocalTimestamp(e.envelope.observed_at().unix_micros(), e.envelope.observed_at().utc_offset_minutes()),
+       "Insert", e.envelope.reason());
+  Item(w, e, kEventIdItem, HexEncode(e.envelope.event_id()), "Insert", e.envelope.reason());
+  w.End();
+  // Items are named from the Event (trial events from their TrialEvent).
+  if (ev.has_trial()) {
+    Values(w, e, kind, ev.trial());
+  } else {
+    // Flatten from Event: descriptors for ItemDefs come with each value.
+    Values(w, e, kind, ev);
+  }
+  w.End();
 }
 
 absl::Status OdmBuilder::WriteSubject(XmlWriter& w, const std::string& subject,
                                       const std::vector<const ledger::ParsedEntry*>& entries) {
   const ledger::ParsedEntry& first = *entries.front();
   w.Start("SubjectData", {{"SubjectKey", subject}, {"TransactionType", "Insert"}});
-  Audit(w, first, first.envelope.reason());
+  if (!v2_) Audit(w, first, first.envelope.reason());
   std::string site;
   if (first.envelope.event().trial().has_subject_registered()) {
     site = first.envelope.event().trial().subject_registered().site_id();
@@ -392,6 +493,7 @@ absl::Status OdmBuilder::WriteSubject(XmlWriter& w, const std::string& subject,
   for (const ledger::ParsedEntry* e : entries) {
     if (absl::Status s = WriteEntry(w, *e); !s.ok()) return s;
   }
+  if (v2_) Audit(w, first, first.envelope.reason());
   w.End();
   return absl::OkStatus();
 }
@@ -408,12 +510,7 @@ void OdmBuilder::WriteAdminData(XmlWriter& w) {
     locations[SiteOid(site)] = {absl::StrCat("Site ", site), "Site"};
     effective[SiteOid(site)] = date;
   }
-  w.Start("AdminData", {{"StudyOID", absl::StrCat("ST.", in_.trial_id)}});
   for (const auto& [id, p] : in_.registry.principals()) {
-    w.Start("User", {{"OID", UserOid(id)}, {"UserType", UserType(p.role)}});
-    w.Element("LoginName", id);
-    w.Element("FullName", p.printed_name);
-    w.Element("Organization", p.site_id.empty() ? "Sponsor" : absl::StrCat("Site ", p.site_id));
     v1::Actor a;
     a.set_principal_id(id);
     a.set_role(p.role);
@@ -424,11 +521,32 @@ void OdmBuilder::WriteAdminData(XmlWriter& w) {
                            ? std::make_pair(p.printed_name, std::string("Lab"))
                            : std::make_pair(absl::StrCat("Site ", p.site_id), std::string("Site"));
     }
-    w.Empty("LocationRef", {{"LocationOID", loc}});
+  }
+  w.Start("AdminData", {{"StudyOID", absl::StrCat("ST.", in_.trial_id)}});
+  for (const auto& [id, p] : in_.registry.principals()) {
+    v1::Actor a;
+    a.set_principal_id(id);
+    a.set_role(p.role);
+    a.set_site_id(p.site_id);
+    if (v2_) {
+      w.Start("User", {{"OID", UserOid(id)}, {"UserType", UserType(p.role)}, {"LocationOID", LocationOf(a)}});
+      w.Element("UserName", id);
+      w.Element("FullName", p.printed_name);
+    } else {
+      w.Start("User", {{"OID", UserOid(id)}, {"UserType", UserType(p.role)}});
+      w.Element("LoginName", id);
+      w.Element("FullName", p.printed_name);
+      w.Element("Organization", p.site_id.empty() ? "Sponsor" : absl::StrCat("Site ", p.site_id));
+      w.Empty("LocationRef", {{"LocationOID", LocationOf(a)}});
+    }
     w.End();
   }
   for (const auto& [oid, nt] : locations) {
-    w.Start("Location", {{"OID", oid}, {"Name", nt.first}, {"LocationType", nt.second}});
+    if (v2_) {
+      w.Start("Location", {{"OID", oid}, {"Name", nt.first}, {"Role", nt.second}});
+    } else {
+      w.Start("Location", {{"OID", oid}, {"Name", nt.first}, {"LocationType", nt.second}});
+    }
     auto it = effective.find(oid);
     w.Empty("MetaDataVersionRef", {{"StudyOID", absl::StrCat("ST.", in_.trial_id)},
                                    {"MetaDataVersionOID", std::string(kMetaDataVersionOid)},
@@ -485,49 +603,80 @@ absl::StatusOr<std::string> OdmBuilder::Build() {
     if (!options_.subject_id.empty() && subject != options_.subject_id) continue;
     if (absl::Status s = WriteSubject(clinical, subject, entries); !s.ok()) return s;
   }
-  // Trial-level and administrative entries: audit records of the study.
-  clinical.Start("AuditRecords");
-  for (const ledger::ParsedEntry* e : trial_level) {
-    std::string what = absl::StrCat(EventKind(e->envelope.event()), ": ", EventSummary(e->envelope.event()));
-    if (!e->envelope.reason().empty()) absl::StrAppend(&what, "; reason: ", e->envelope.reason());
-    Audit(clinical, *e, what, absl::StrCat("AR.", e->entry.index()));
+  if (v2_) {
+    // Trial-level and administrative entries: study-level item groups with
+    // their values and audit records (2.0 has no AuditRecords container).
+    for (const ledger::ParsedEntry* e : trial_level) WriteTrialLevel(clinical, *e);
+  } else {
+    // Trial-level and administrative entries: audit records of the study.
+    clinical.Start("AuditRecords");
+    for (const ledger::ParsedEntry* e : trial_level) {
+      std::string what = absl::StrCat(EventKind(e->envelope.event()), ": ", EventSummary(e->envelope.event()));
+      if (!e->envelope.reason().empty()) absl::StrAppend(&what, "; reason: ", e->envelope.reason());
+      Audit(clinical, *e, what, absl::StrCat("AR.", e->entry.index()));
+    }
+    clinical.End();
   }
   clinical.End();
-  clinical.End();
 
-  XmlWriter w;
-  w.Start("ODM", {{"xmlns", "http://www.cdisc.org/ns/odm/v1.3"},
-                  {"Description",
-                   absl::StrCat("trialog export of ledger ", in_.checkpoint.origin, " at checkpoint size ",
-                                in_.checkpoint.size, ", root ", Base64Encode(in_.checkpoint.root_hash),
-                                ". The signed ledger entries are the authoritative record; every AuditRecord's "
-                                "SourceID names its entry and leaf hash.")},
-                  {"FileType", "Transactional"},
-                  {"Granularity", options_.subject_id.empty() ? "All" : "SingleSubject"},
-                  {"Archival", "Yes"},
-                  {"FileOID", options_.file_oid.empty()
-                                  ? absl::StrCat("trialog.", in_.trial_id, ".", in_.checkpoint.size)
-                                  : options_.file_oid},
-                  {"CreationDateTime", UtcTimestamp(created)},
-                  {"AsOfDateTime", UtcTimestamp(last_recorded)},
-                  {"ODMVersion", "1.3.2"},
-                  {"Originator", "trialog"},
-                  {"SourceSystem", "trialog"},
-                  {"SourceSystemVersion", "0.1.0"}});
-  w.Start("Study", {{"OID", absl::StrCat("ST.", in_.trial_id)}});
-  w.Start("GlobalVariables");
-  w.Element("StudyName", in_.trial_id);
-  w.Element("StudyDescription", in_.trial_title);
+  const std::string description =
+      absl::StrCat("trialog export of ledger ", in_.checkpoint.origin, " at checkpoint size ", in_.checkpoint.size,
+                   ", root ", Base64Encode(in_.checkpoint.root_hash),
+                   ". The signed ledger entries are the authoritative record; every AuditRecord's SourceID names "
+                   "its entry and leaf hash.");
+  const std::string file_oid = options_.file_oid.empty()
+                                   ? absl::StrCat("trialog.", in_.trial_id, ".", in_.checkpoint.size)
+                                   : options_.file_oid;
+  const std::string granularity = options_.subject_id.empty() ? "All" : "SingleSubject";
   const v1::ProtocolDefinition* protocol = in_.state->protocol();
-  w.Element("ProtocolName", protocol != nullptr ? protocol->protocol_id() : in_.trial_id);
-  w.End();
-  w.Start("MetaDataVersion",
-          {{"OID", std::string(kMetaDataVersionOid)},
-           {"Name", "trialog ledger records"},
-           {"Description", absl::StrCat("Items of every trial event kind recorded in the ledger, as protocol ",
-                                        protocol != nullptr ? protocol->protocol_id() : "", " versions 1..",
-                                        protocol != nullptr ? protocol->version() : 0, " define them")}});
-  meta_.Write(w);
+  const std::string protocol_name = protocol != nullptr ? protocol->protocol_id() : in_.trial_id;
+  const std::string mdv_description =
+      absl::StrCat("Items of every event kind recorded in the ledger, as protocol ", protocol_name, " versions 1..",
+                   protocol != nullptr ? protocol->version() : 0, " define them");
+  XmlWriter w;
+  if (v2_) {
+    w.Start("ODM", {{"xmlns", "http://www.cdisc.org/ns/odm/v2.0"},
+                    {"FileType", "Transactional"},
+                    {"Granularity", granularity},
+                    {"Context", "Archive"},
+                    {"FileOID", file_oid},
+                    {"CreationDateTime", UtcTimestamp(created)},
+                    {"AsOfDateTime", UtcTimestamp(last_recorded)},
+                    {"ODMVersion", "2.0"},
+                    {"Originator", "trialog"},
+                    {"SourceSystem", "trialog"},
+                    {"SourceSystemVersion", "0.1.0"}});
+    Metadata::Description(w, description, 2);
+    w.Start("Study", {{"OID", absl::StrCat("ST.", in_.trial_id)},
+                      {"StudyName", in_.trial_id},
+                      {"ProtocolName", protocol_name}});
+    Metadata::Description(w, in_.trial_title.empty() ? in_.trial_id : in_.trial_title, 2);
+    w.Start("MetaDataVersion", {{"OID", std::string(kMetaDataVersionOid)}, {"Name", "trialog ledger records"}});
+    Metadata::Description(w, mdv_description, 2);
+  } else {
+    w.Start("ODM", {{"xmlns", "http://www.cdisc.org/ns/odm/v1.3"},
+                    {"Description", description},
+                    {"FileType", "Transactional"},
+                    {"Granularity", granularity},
+                    {"Archival", "Yes"},
+                    {"FileOID", file_oid},
+                    {"CreationDateTime", UtcTimestamp(created)},
+                    {"AsOfDateTime", UtcTimestamp(last_recorded)},
+                    {"ODMVersion", "1.3.2"},
+                    {"Originator", "trialog"},
+                    {"SourceSystem", "trialog"},
+                    {"SourceSystemVersion", "0.1.0"}});
+    w.Start("Study", {{"OID", absl::StrCat("ST.", in_.trial_id)}});
+    w.Start("GlobalVariables");
+    w.Element("StudyName", in_.trial_id);
+    w.Element("StudyDescription", in_.trial_title);
+    w.Element("ProtocolName", protocol_name);
+    w.End();
+    w.Start("MetaDataVersion", {{"OID", std::string(kMetaDataVersionOid)},
+                                {"Name", "trialog ledger records"},
+                                {"Description", mdv_description}});
+  }
+  meta_.Write(w, v2_ ? 2 : 1);
   w.End();
   w.End();
   WriteAdminData(w);
@@ -542,7 +691,12 @@ absl::StatusOr<std::string> OdmBuilder::Build() {
 std::string UserOid(absl::string_view principal_id) { return absl::StrCat("USR.", principal_id); }
 
 absl::StatusOr<std::string> WriteOdm132(const ExportInput& input, const OdmOptions& options) {
-  OdmBuilder b(input, options);
+  OdmBuilder b(input, options, 1);
+  return b.Build();
+}
+
+absl::StatusOr<std::string> WriteOdm20(const ExportInput& input, const OdmOptions& options) {
+  OdmBuilder b(input, options, 2);
   return b.Build();
 }
 

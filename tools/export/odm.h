@@ -35,6 +35,14 @@ struct OdmOptions {
 // hold (cannot happen in a ledger that verified).
 absl::StatusOr<std::string> WriteOdm132(const ExportInput& input, const OdmOptions& options = {});
 
+// The same data as ODM 2.0 (namespace http://www.cdisc.org/ns/odm/v2.0,
+// Context="Archive"): forms become item groups of Type Form holding Section
+// groups, values are <Value> children, AuditRecord and Signature follow
+// the data they qualify (UsedMethod replaces UsedImputationMethod), and
+// trial-level and administrative entries become ClinicalData-level item
+// groups with their values and audit records. Errors as WriteOdm132.
+absl::StatusOr<std::string> WriteOdm20(const ExportInput& input, const OdmOptions& options = {});
+
 // The OIDs the export uses, for readers and tests: "USR." principal id,
 // "LOC." site id (sponsor-level principals: "LOC.SPONSOR"; external
 // systems: "LOC.EXT." principal id), "F." / "IG." / "IT." + trial event
