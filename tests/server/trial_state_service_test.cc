@@ -36,7 +36,9 @@ class TrialStateServiceTest : public ::testing::Test {
     server_ = d->release();
   }
   static void TearDownTestSuite() {
-    if (server_ != nullptr) EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Stderr();
+    if (server_ != nullptr) {
+      EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Stderr();
+    }
     delete server_;
     delete key_;
     delete dir_;
