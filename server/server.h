@@ -17,6 +17,7 @@
 #include "server/metrics.h"
 #include "server/metrics_http.h"
 #include "server/state_machines.h"
+#include "server/trial_state_service.h"
 
 namespace trialog::server {
 
@@ -44,6 +45,7 @@ class Server {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<LedgerSet> ledgers_;
   std::unique_ptr<LedgerServiceImpl> service_;
+  std::unique_ptr<TrialStateServiceImpl> trial_state_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   int grpc_port_ = 0;
