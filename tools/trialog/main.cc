@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "tools/trialog/audit_commands.h"
 #include "tools/trialog/cli_util.h"
 #include "tools/trialog/commands.h"
 #include "tools/export/export_command.h"
@@ -19,6 +20,8 @@ int main(int argc, char** argv) {
   trialog::cli::RegisterCheckpoint(app, &exit_code);
   trialog::cli::RegisterDemo(app, &exit_code);
   trialog::exporter::RegisterExport(app, &exit_code);
+  trialog::cli::RegisterAuditTrail(app, &exit_code);
+  trialog::cli::RegisterInspect(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

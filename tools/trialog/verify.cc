@@ -22,7 +22,7 @@ void RegisterVerify(CLI::App& app, int* exit_code) {
   struct Flags {
     SourceFlags source;
     std::string key, trusted, save_checkpoint;
-    bool json = false, no_signatures = false, no_rules = false;
+    bool json = false, no_signatures = false, no_rules = false, progress = false;
     int threads = 0;
   };
   auto flags = std::make_shared<Flags>();
@@ -49,6 +49,8 @@ void RegisterVerify(CLI::App& app, int* exit_code) {
                   "--trusted next time)");
   cmd->add_option("--threads", flags->threads, "Signature-checking threads (default: all cores)");
   cmd->add_flag("--json", flags->json, "Print the report as JSON on stdout");
+  cmd->add_flag("--progress", flags->progress,
+                "Show progress on stderr even when it is not a terminal (it is shown on a terminal)");
   cmd->add_flag("--no-signatures", flags->no_signatures,
                 "Skip envelope signatures (chain, tree and rules only)");
   cmd->add_flag("--no-rules", flags->no_rules, "Skip the trial's protocol rules");
@@ -96,7 +98,7 @@ void RegisterVerify(CLI::App& app, int* exit_code) {
         report.message = std::string(
             (!checkpoint.ok() ? checkpoint.status() : size.status()).message());
       } else {
-        ProgressBar bar("verifying");
+        ProgressBar bar("verifying", flags->progress);
         options.verify.threads = flags->threads;
         options.verify.check_signatures = !flags->no_signatures;
         options.verify.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
