@@ -15,7 +15,7 @@
 //            append only: no protobuf parsing, no registry.
 // Prints the medians, full/sodium and the targets (>= 85%, >= 500k/s).
 //
-// Usage: verify_bench [--entries N] [--threads T] [--runs R]
+// Usage: verify_bench [--entries N] [--threads T] [--runs R] [--only sodium|full|chain|merkle]
 
 #include <algorithm>
 #include <atomic>
@@ -226,12 +226,14 @@ int Main(int argc, char** argv) {
   uint64_t n = 1000000;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int runs = 3;
+  std::string only;  // "", "sodium", "full", "chain", "merkle": one measurement (for profiling)
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--entries")) n = std::strtoull(argv[i + 1], nullptr, 10);
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--only")) only = argv[i + 1];
     else {
-      std::fprintf(stderr, "usage: verify_bench [--entries N] [--threads T] [--runs R]\n");
+      std::fprintf(stderr, "usage: verify_bench [--entries N] [--threads T] [--runs R] [--only sodium|full|chain|merkle]\n");
       return 64;
     }
   }
@@ -263,6 +265,23 @@ int Main(int argc, char** argv) {
 
   std::vector<double> sodium, full, chain, merkle_only;
   std::string root;
+  if (!only.empty()) {
+    double rate = 0;
+    for (int r = 0; r < runs; ++r) {
+      if (only == "sodium") rate = SodiumRate(triples, threads);
+      if (only == "full") rate = VerifyRate(entries, threads, true);
+      if (only == "chain") rate = VerifyRate(entries, threads, false);
+      if (only == "merkle") rate = MerkleRate(entries, &root);
+      if (only == "parse") {
+        auto start = std::chrono::steady_clock::now();
+        size_t ok = 0;
+        for (const std::string& e : entries) ok += ledger::ParseEntry(e).ok();
+        rate = ok / Seconds(start);
+      }
+      std::printf("%s: %.0f /s\n", only.c_str(), rate);
+    }
+    return 0;
+  }
   for (int r = 0; r < runs; ++r) {
     sodium.push_back(SodiumRate(triples, threads));
     full.push_back(VerifyRate(entries, threads, /*signatures=*/true));
