@@ -16,6 +16,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -496,6 +497,11 @@ void ExpectOutcome(const Outcome& got, const Expect& want, const std::string& wh
   EXPECT_EQ(got.first_bad_index, want.first_bad_index) << what << "\n" << got.output;
 }
 
+// Damaged copies are removed once checked (TRIALOG_KEEP_TEST_FILES=1 keeps them).
+void RemoveUnlessKept(const std::string& dir) {
+  if (std::getenv("TRIALOG_KEEP_TEST_FILES") == nullptr) std::filesystem::remove_all(dir);
+}
+
 std::string Slug(const std::string& name) {
   std::string s;
   for (char c : name) s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -536,7 +542,7 @@ TEST(Tamper, EachDamageInRocksDbIsCaughtWithItsClassAndFirstBadIndex) {
     }
     Outcome o = RunVerify(env, absl::StrCat("--data ", ShellQuote(copy), " --trial ", env.trial), d.trusted);
     ExpectOutcome(o, d.rocks, "rocksdb: " + d.name);
-    std::filesystem::remove_all(copy);
+    RemoveUnlessKept(copy);
   }
 }
 
@@ -552,7 +558,7 @@ TEST(Tamper, EachDamageInABundleIsCaughtWithoutReSigning) {
     ApplyToBundle(copy, damaged);
     Outcome o = RunVerify(env, absl::StrCat("--bundle ", ShellQuote(copy)), d.trusted);
     ExpectOutcome(o, d.bundle, "bundle: " + d.name);
-    std::filesystem::remove_all(copy);
+    RemoveUnlessKept(copy);
   }
 }
 
@@ -578,7 +584,7 @@ TEST(Tamper, ReSignedBundleFallsBackOnTheLedgersOwnChecks) {
     o = RunVerify(env, absl::StrCat("--bundle ", ShellQuote(copy), " --exporter-key @", ShellQuote(pinned)),
                   d.trusted);
     ExpectOutcome(o, {2, "unreadable", std::nullopt}, "re-signed bundle, exporter key pinned: " + d.name);
-    std::filesystem::remove_all(copy);
+    RemoveUnlessKept(copy);
     ++checked;
   }
   EXPECT_EQ(checked, 5);
