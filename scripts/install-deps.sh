@@ -14,6 +14,8 @@ PACKAGES=(
   python3-grpcio python3-protobuf python3-nacl libxml2-utils openssl
   # ODM export validation with a second, independent XSD validator
   python3-xmlschema
+  # scripts/sanitize.sh and scripts/fuzz.sh: clang with ASan, UBSan and libFuzzer
+  clang libclang-rt-14-dev
 )
 
 # scripts/test.sh asks for it: headless Chromium renders the HTML report in tests/export (about
