@@ -22,7 +22,7 @@
 #include "tests/witness/subprocess.h"
 #include "tests/witness/test_ledger.h"
 #include "tests/witness/test_util.h"
-#include "tools/witness/witness_client.h"
+#include "witness/client.h"
 
 namespace trialog::witness {
 namespace {

@@ -20,7 +20,7 @@
 #include "tests/witness/test_util.h"
 #include "tools/witness/http_server.h"
 #include "tools/witness/witness.h"
-#include "tools/witness/witness_client.h"
+#include "witness/client.h"
 
 namespace trialog::witness {
 namespace {

@@ -1,7 +1,7 @@
 // tools/witness/protocol: the add-checkpoint wire format, checked against
 // the examples of the pinned tlog-witness v1.0.0 spec text.
 
-#include "tools/witness/protocol.h"
+#include "witness/protocol.h"
 
 #include <string>
 #include <vector>

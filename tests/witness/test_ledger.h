@@ -17,7 +17,7 @@
 #include "core/note/keys.h"
 #include "gtest/gtest.h"
 #include "tests/core/merkle/memory_node_source.h"
-#include "tools/witness/protocol.h"
+#include "witness/protocol.h"
 
 namespace trialog::witness::testing {
 

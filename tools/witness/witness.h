@@ -48,7 +48,7 @@
 #include "core/crypto/crypto.h"
 #include "core/note/keys.h"
 #include "tools/witness/checkpoint_store.h"
-#include "tools/witness/protocol.h"
+#include "witness/protocol.h"
 
 namespace trialog::witness {
 

@@ -6,9 +6,10 @@
 // one keep-alive connection); use one client per witness and thread for
 // parallelism.
 
-#ifndef TRIALOG_TOOLS_WITNESS_WITNESS_CLIENT_H_
-#define TRIALOG_TOOLS_WITNESS_WITNESS_CLIENT_H_
+#ifndef TRIALOG_WITNESS_CLIENT_H_
+#define TRIALOG_WITNESS_CLIENT_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "tools/witness/protocol.h"
+#include "witness/protocol.h"
 
 namespace trialog::witness {
 
@@ -38,8 +39,9 @@ class WitnessClient {
   // "\n"; not verified here: the caller checks them against the witness's
   // key, e.g. note::VerifyCosignatures). Otherwise the status from
   // StatusFromHttp (409: ABORTED with ConflictSize set to the witness's
-  // size), or UNAVAILABLE when the witness cannot be reached or times out,
-  // or INVALID_ARGUMENT for a 200 body that is not signature lines.
+  // size), or UNAVAILABLE when the witness cannot be reached or times out
+  // (connecting: at most 3 s), CANCELLED after Cancel(), or
+  // INVALID_ARGUMENT for a 200 body that is not signature lines.
   absl::StatusOr<std::vector<std::string>> AddCheckpoint(const AddCheckpointRequest& request);
 
   // As above with a ready-made body (for tests of malformed requests).
@@ -53,16 +55,21 @@ class WitnessClient {
 
   const std::string& url() const { return prefix_; }
 
+  // Aborts the request in flight (if any) and every later one with
+  // CANCELLED. Thread-safe; for shutting down without waiting for timeouts.
+  void Cancel() { cancelled_.store(true); }
+
  private:
   WitnessClient(std::string prefix, absl::Duration timeout, void* curl)
       : prefix_(std::move(prefix)), timeout_(timeout), curl_(curl) {}
 
   const std::string prefix_;
   const absl::Duration timeout_;
+  std::atomic<bool> cancelled_{false};
   absl::Mutex mu_;
   void* curl_ ABSL_GUARDED_BY(mu_);  // CURL*
 };
 
 }  // namespace trialog::witness
 
-#endif  // TRIALOG_TOOLS_WITNESS_WITNESS_CLIENT_H_
+#endif  // TRIALOG_WITNESS_CLIENT_H_

@@ -1,4 +1,4 @@
-#include "tools/witness/protocol.h"
+#include "witness/protocol.h"
 
 #include <utility>
 

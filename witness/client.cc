@@ -1,7 +1,8 @@
-#include "tools/witness/witness_client.h"
+#include "witness/client.h"
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -13,6 +14,11 @@ namespace {
 size_t Collect(char* data, size_t size, size_t count, void* out) {
   static_cast<std::string*>(out)->append(data, size * count);
   return size * count;
+}
+
+// libcurl progress callback: a non-zero answer aborts the transfer.
+int Progress(void* cancelled, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<std::atomic<bool>*>(cancelled)->load() ? 1 : 0;
 }
 
 bool GlobalInit() {
@@ -44,6 +50,7 @@ WitnessClient::~WitnessClient() {
 
 absl::StatusOr<WitnessClient::RawReply> WitnessClient::PostRaw(const std::string& path,
                                                                const std::string& body) {
+  if (cancelled_.load()) return absl::CancelledError("witness client cancelled");
   absl::MutexLock lock(&mu_);
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);  // keeps the connection cache
@@ -60,13 +67,21 @@ absl::StatusOr<WitnessClient::RawReply> WitnessClient::PostRaw(const std::string
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout_)));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min<int64_t>(3000, absl::ToInt64Milliseconds(timeout_))));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &Progress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &cancelled_);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "trialog-witness-client/1");
   char error[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
   const CURLcode rc = curl_easy_perform(curl);
   curl_slist_free_all(headers);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) {
+    return absl::CancelledError(absl::StrCat("request to witness ", url, " cancelled"));
+  }
   if (rc != CURLE_OK) {
     return absl::UnavailableError(absl::StrCat("cannot reach witness ", url, ": ",
                                                error[0] != 0 ? error : curl_easy_strerror(rc)));

@@ -29,8 +29,8 @@
 //
 // Thread-safety: pure functions.
 
-#ifndef TRIALOG_TOOLS_WITNESS_PROTOCOL_H_
-#define TRIALOG_TOOLS_WITNESS_PROTOCOL_H_
+#ifndef TRIALOG_WITNESS_PROTOCOL_H_
+#define TRIALOG_WITNESS_PROTOCOL_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -95,4 +95,4 @@ absl::Status StatusFromHttp(int http_status, absl::string_view body);
 
 }  // namespace trialog::witness
 
-#endif  // TRIALOG_TOOLS_WITNESS_PROTOCOL_H_
+#endif  // TRIALOG_WITNESS_PROTOCOL_H_
