@@ -1,0 +1,271 @@
+#include "storage/ledger.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "core/ledger/entry.h"
+#include "core/util/bytes.h"
+#include "core/util/status_macros.h"
+#include "rocksdb/db.h"
+#include "rocksdb/iterator.h"
+#include "storage/rocks_status.h"
+
+namespace trialog::storage {
+namespace {
+
+absl::string_view View(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+
+absl::Status Annotate(const absl::Status& s, absl::string_view dir) {
+  return absl::Status(s.code(), absl::StrCat("ledger store ", dir, ": ", s.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options,
+                                                     ledger::PrincipalRegistry* registry,
+                                                     std::vector<ledger::StateMachine*> machines) {
+  const absl::Time start = absl::Now();
+  if (options.max_batch == 0) return absl::InvalidArgumentError("max_batch must be at least 1");
+  for (const ledger::StateMachine* m : machines) {
+    if (m == nullptr) return absl::InvalidArgumentError("a state machine pointer is null");
+  }
+  TRIALOG_ASSIGN_OR_RETURN(Checkpointer checkpointer,
+                           Checkpointer::Create(options.checkpoint_signer, options.origin));
+  DbOptions db_options;
+  db_options.dir = options.dir;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.env = options.env;
+  TRIALOG_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(db_options));
+
+  std::unique_ptr<Ledger> ledger(new Ledger(std::move(checkpointer), std::move(db)));
+  ledger->nodes_ = std::make_unique<NodeStore>(ledger->db_.get());
+  ledger->published_ = std::make_unique<Published>();
+
+  absl::StatusOr<Recovered> recovered =
+      Recover(*ledger->db_, ledger->checkpointer_, *ledger->nodes_, registry, machines);
+  if (!recovered.ok()) return Annotate(recovered.status(), options.dir);
+  ledger->open_stats_ = recovered->stats;
+  ledger->published_->Publish(recovered->size, recovered->root, recovered->checkpoint);
+  if (!recovered->damage.ok()) {
+    const absl::Status damage = Annotate(recovered->damage, options.dir);
+    if (options.refuse_damaged) return damage;
+    ledger->published_->Fail(damage);
+  } else {
+    SequencerOptions seq;
+    seq.max_batch = options.max_batch;
+    seq.sync = options.sync;
+    ledger->sequencer_ = std::make_unique<Sequencer>(
+        seq, ledger->db_.get(), ledger->nodes_.get(), &ledger->checkpointer_, registry,
+        std::move(machines), std::move(recovered->chain), ledger->published_.get());
+  }
+  ledger->open_stats_.open_time = absl::Now() - start;
+  return ledger;
+}
+
+Ledger::~Ledger() {
+  Close().IgnoreError();
+  sequencer_.reset();
+}
+
+absl::Status Ledger::Close() {
+  absl::MutexLock lock(&close_mu_);
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  if (sequencer_) sequencer_->Close();
+  published_->Fail(absl::UnavailableError("ledger is closed"));
+  published_->MarkClosed();
+  return absl::OkStatus();
+}
+
+absl::Status Ledger::health() const { return published_->health(); }
+
+SequencerStats Ledger::sequencer_stats() const {
+  return sequencer_ ? sequencer_->stats() : SequencerStats{};
+}
+
+void Ledger::AppendAsync(Admitted admitted, Done done) {
+  if (!sequencer_) {
+    done(published_->health());
+    return;
+  }
+  std::vector<Sequencer::Request> requests;
+  requests.push_back(Sequencer::Request{std::move(admitted), std::move(done)});
+  sequencer_->Submit(std::move(requests));
+}
+
+absl::StatusOr<AppendResult> Ledger::Append(Admitted admitted) {
+  absl::Notification finished;
+  absl::StatusOr<AppendResult> result;
+  AppendAsync(std::move(admitted), [&](absl::StatusOr<AppendResult> r) {
+    result = std::move(r);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return result;
+}
+
+std::vector<absl::StatusOr<AppendResult>> Ledger::AppendAll(std::vector<Admitted> admitted) {
+  const size_t n = admitted.size();
+  std::vector<absl::StatusOr<AppendResult>> results(n, absl::UnknownError("not answered"));
+  if (n == 0) return results;
+  if (!sequencer_) {
+    const absl::Status health = published_->health();
+    for (auto& r : results) r = health;
+    return results;
+  }
+  absl::BlockingCounter pending(static_cast<int>(n));
+  std::vector<Sequencer::Request> requests;
+  requests.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    requests.push_back(Sequencer::Request{std::move(admitted[i]),
+                                          [&results, &pending, i](absl::StatusOr<AppendResult> r) {
+                                            results[i] = std::move(r);
+                                            pending.DecrementCount();
+                                          }});
+  }
+  sequencer_->Submit(std::move(requests));
+  pending.Wait();
+  return results;
+}
+
+absl::StatusOr<std::string> Ledger::ReadEntry(uint64_t index) const {
+  const uint64_t n = size();
+  if (index >= n) {
+    return absl::OutOfRangeError(
+        absl::StrCat("entry ", index, " is beyond the ledger size ", n));
+  }
+  absl::StatusOr<std::string> bytes = db_->Get(Cf::kEntries, EntryKey(index));
+  if (absl::IsNotFound(bytes.status())) {
+    return absl::DataLossError(
+        absl::StrCat("entry ", index, " is missing from the store (size ", n, ")"));
+  }
+  return bytes;
+}
+
+absl::Status Ledger::ReadRange(uint64_t from, uint64_t limit,
+                               const std::function<bool(uint64_t, absl::string_view)>& fn) const {
+  const uint64_t n = size();
+  if (from > n) {
+    return absl::OutOfRangeError(absl::StrCat("range start ", from, " is beyond the ledger size ", n));
+  }
+  const uint64_t end = limit >= n - from ? n : from + limit;
+  if (from == end) return absl::OkStatus();
+  std::unique_ptr<rocksdb::Iterator> it = db_->NewIterator(Cf::kEntries);
+  it->Seek(rocksdb::Slice(EntryKey(from)));
+  for (uint64_t i = from; i < end; ++i, it->Next()) {
+    if (!it->Valid() || View(it->key()) != EntryKey(i)) {
+      TRIALOG_RETURN_IF_ERROR(FromRocks(it->status(), "scanning entries"));
+      return absl::DataLossError(
+          absl::StrCat("entry ", i, " is missing from the store (size ", n, ")"));
+    }
+    if (!fn(i, View(it->value()))) return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Ledger::FindEventId(absl::string_view event_id) const {
+  if (event_id.size() != ledger::kEventIdSize) {
+    return absl::InvalidArgumentError(absl::StrCat("event id must be ", ledger::kEventIdSize,
+                                                   " bytes, got ", event_id.size()));
+  }
+  const uint64_t n = size();
+  absl::StatusOr<std::string> value = db_->Get(Cf::kEventIds, event_id);
+  if (absl::IsNotFound(value.status())) {
+    return absl::NotFoundError(absl::StrCat("no entry carries event id ", HexEncode(event_id)));
+  }
+  if (!value.ok()) return value.status();
+  TRIALOG_ASSIGN_OR_RETURN(const uint64_t index, DecodeU64Value(*value, "an event_ids row"));
+  if (index >= n) {  // written by a batch not yet published
+    return absl::NotFoundError(absl::StrCat("no entry carries event id ", HexEncode(event_id)));
+  }
+  return index;
+}
+
+absl::StatusOr<std::vector<uint64_t>> Ledger::StreamIndexes(absl::string_view stream_id,
+                                                            uint64_t from_version,
+                                                            size_t limit) const {
+  TRIALOG_RETURN_IF_ERROR(ValidateStreamId(stream_id));
+  const uint64_t n = size();
+  const std::string prefix = StreamPrefix(stream_id);
+  std::vector<uint64_t> out;
+  std::unique_ptr<rocksdb::Iterator> it = db_->NewIterator(Cf::kStreams);
+  uint64_t want = std::max<uint64_t>(from_version, 1);
+  for (it->Seek(rocksdb::Slice(StreamKey(stream_id, want)));
+       it->Valid() && out.size() < limit; it->Next()) {
+    const absl::string_view key = View(it->key());
+    if (key.size() != prefix.size() + 8 || key.substr(0, prefix.size()) != prefix) break;
+    TRIALOG_ASSIGN_OR_RETURN(const uint64_t index, DecodeU64Value(View(it->value()), "a streams row"));
+    if (index >= n) break;  // not yet durable
+    if (DecodeBigEndian64(key.substr(prefix.size())) != want) {
+      return absl::DataLossError(absl::StrCat("stream ", stream_id, " version ", want,
+                                              " is missing from the streams index"));
+    }
+    out.push_back(index);
+    ++want;
+  }
+  TRIALOG_RETURN_IF_ERROR(FromRocks(it->status(), "scanning streams"));
+  return out;
+}
+
+absl::StatusOr<uint64_t> Ledger::StreamVersion(absl::string_view stream_id) const {
+  TRIALOG_RETURN_IF_ERROR(ValidateStreamId(stream_id));
+  const uint64_t n = size();
+  const std::string prefix = StreamPrefix(stream_id);
+  std::unique_ptr<rocksdb::Iterator> it = db_->NewIterator(Cf::kStreams);
+  // The last version whose entry is durable (a batch being written may
+  // already have rows with higher indexes).
+  for (it->SeekForPrev(rocksdb::Slice(StreamKey(stream_id, ~uint64_t{0}))); it->Valid();
+       it->Prev()) {
+    const absl::string_view key = View(it->key());
+    if (key.size() != prefix.size() + 8 || key.substr(0, prefix.size()) != prefix) break;
+    TRIALOG_ASSIGN_OR_RETURN(const uint64_t index, DecodeU64Value(View(it->value()), "a streams row"));
+    if (index < n) return DecodeBigEndian64(key.substr(prefix.size()));
+  }
+  TRIALOG_RETURN_IF_ERROR(FromRocks(it->status(), "scanning streams"));
+  return 0;
+}
+
+absl::Status Ledger::CheckSize(uint64_t tree_size) const {
+  const uint64_t n = size();
+  if (tree_size > n) {
+    return absl::OutOfRangeError(
+        absl::StrCat("tree size ", tree_size, " is beyond the ledger size ", n));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> Ledger::InclusionProof(uint64_t index,
+                                                                uint64_t tree_size) const {
+  TRIALOG_RETURN_IF_ERROR(CheckSize(tree_size));
+  return merkle::InclusionProof(*nodes_, index, tree_size);
+}
+
+absl::StatusOr<std::vector<std::string>> Ledger::ConsistencyProof(uint64_t old_size,
+                                                                  uint64_t new_size) const {
+  TRIALOG_RETURN_IF_ERROR(CheckSize(new_size));
+  return merkle::ConsistencyProof(*nodes_, old_size, new_size);
+}
+
+absl::StatusOr<std::string> Ledger::RootAt(uint64_t tree_size) const {
+  TRIALOG_RETURN_IF_ERROR(CheckSize(tree_size));
+  return merkle::RootAt(*nodes_, tree_size);
+}
+
+bool Ledger::WaitForSize(uint64_t at_least, absl::Duration timeout) const {
+  return published_->WaitForSize(at_least, timeout);
+}
+
+absl::StatusOr<ScrubReport> Ledger::Scrub(
+    std::function<void(uint64_t done, uint64_t total)> progress) const {
+  ScrubOptions options;
+  options.check_indexes = true;
+  options.progress = std::move(progress);
+  return ScrubStore(*db_, checkpointer_, options);
+}
+
+}  // namespace trialog::storage

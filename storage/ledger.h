@@ -1,0 +1,175 @@
+// storage::Ledger: one trial's durable ledger in one directory (a RocksDB
+// database, layout in storage/schema.h). Appends go through the group-commit
+// sequencer (storage/sequencer.h); reads, proofs and scrubs read RocksDB
+// directly and see only durable entries (index < size()).
+//
+// Thread-safety: every method is thread-safe. Appends from many threads are
+// sequenced by one writer thread; readers never block appenders except
+// ReadState, which waits for a batch being applied to become durable.
+
+#ifndef TRIALOG_STORAGE_LEDGER_H_
+#define TRIALOG_STORAGE_LEDGER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/ledger/registry.h"
+#include "core/ledger/state_machine.h"
+#include "core/note/keys.h"
+#include "storage/append.h"
+#include "storage/checkpointer.h"
+#include "storage/node_store.h"
+#include "storage/published.h"
+#include "storage/recovery.h"
+#include "storage/schema.h"
+#include "storage/scrub.h"
+#include "storage/sequencer.h"
+
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
+namespace trialog::storage {
+
+struct LedgerOptions {
+  std::string dir;  // the ledger's directory (created if missing and allowed)
+  // Signs every checkpoint; its key name is the ledger's origin. Required;
+  // must outlive the Ledger.
+  const note::NoteSigner* checkpoint_signer = nullptr;
+  // The checkpoint origin; empty = the signer's key name, else must equal it.
+  std::string origin;
+  size_t max_batch = 512;  // envelopes per group commit (>= 1)
+  bool sync = true;        // fsync every group commit (false: tests, bulk loads)
+  bool create_if_missing = true;
+  // When true (the default), Open fails on a store that fails its open
+  // checks. When false, Open succeeds: reads and Scrub work, every append
+  // answers the check's status, and health() says what is wrong. The state
+  // machines then hold only the entries before the damage.
+  bool refuse_damaged = true;
+  rocksdb::Env* env = nullptr;  // tests: fault injection; nullptr = default
+};
+
+class Ledger {
+ public:
+  using Done = std::function<void(absl::StatusOr<AppendResult>)>;
+
+  // Opens or creates the ledger in options.dir and replays its entries into
+  // `registry` (may be null: no key re-check, for tools and tests) and
+  // `machines` (not owned; must outlive the Ledger; each must be empty).
+  // Errors: INVALID_ARGUMENT (options); NOT_FOUND (no store and not
+  // creating); UNAVAILABLE (locked by another open Ledger, I/O);
+  // FAILED_PRECONDITION (the stored checkpoint does not verify under the
+  // signer's key or names another origin; foreign format) or DATA_LOSS
+  // naming what differs (size, root, head, first bad entry) — see
+  // storage/recovery.h. The message starts with the directory.
+  static absl::StatusOr<std::unique_ptr<Ledger>> Open(
+      LedgerOptions options, ledger::PrincipalRegistry* registry,
+      std::vector<ledger::StateMachine*> machines);
+  // Close()s, then releases RocksDB.
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // Appends one envelope; blocks until it is durable or rejected (see
+  // storage/sequencer.h for the checks and their status codes).
+  absl::StatusOr<AppendResult> Append(Admitted admitted);
+  // As Append, answering `done` on the sequencer thread (see sequencer.h
+  // for what callbacks may do) — or at once, on this thread, when the
+  // ledger is closed or failed.
+  void AppendAsync(Admitted admitted, Done done);
+  // Queues all together (they may share group commits, in this order) and
+  // waits; result i answers admitted[i] alone.
+  std::vector<absl::StatusOr<AppendResult>> AppendAll(std::vector<Admitted> admitted);
+
+  // Durable state (what a reader may rely on).
+  uint64_t size() const { return published_->size(); }
+  std::string root() const { return published_->root(); }           // 32 bytes
+  std::string latest_checkpoint() const { return published_->checkpoint(); }
+  // OK while appends are accepted; else why not (closed, failed, damaged).
+  absl::Status health() const;
+  const std::string& origin() const { return checkpointer_.origin(); }
+  // "name+hex8+base64": the key every checkpoint verifies under.
+  std::string verifier_key() const { return checkpointer_.verifier_key(); }
+
+  // The stored bytes of entry `index`: OUT_OF_RANGE when index >= size(),
+  // DATA_LOSS when a durable entry is missing.
+  absl::StatusOr<std::string> ReadEntry(uint64_t index) const;
+  // Calls fn(index, bytes) for entries [from, min(from + limit, size()))
+  // in order until fn returns false. OUT_OF_RANGE when from > size();
+  // DATA_LOSS on a missing entry. `bytes` is valid only during the call.
+  absl::Status ReadRange(uint64_t from, uint64_t limit,
+                         const std::function<bool(uint64_t, absl::string_view)>& fn) const;
+  // The index of the entry carrying `event_id` (16 bytes; INVALID_ARGUMENT
+  // otherwise), NOT_FOUND if none is durable.
+  absl::StatusOr<uint64_t> FindEventId(absl::string_view event_id) const;
+  // Indexes of `stream_id`'s entries with version >= from_version (versions
+  // start at 1; 0 is read as 1), in version order, at most `limit`.
+  absl::StatusOr<std::vector<uint64_t>> StreamIndexes(
+      absl::string_view stream_id, uint64_t from_version,
+      size_t limit = std::numeric_limits<size_t>::max()) const;
+  // The stream's durable version (0 for a stream with no entries).
+  absl::StatusOr<uint64_t> StreamVersion(absl::string_view stream_id) const;
+
+  // RFC 6962 proofs and roots over the durable tree. OUT_OF_RANGE when a
+  // size exceeds size(); INVALID_ARGUMENT as core/merkle says (index >=
+  // tree_size; consistency from size 0).
+  absl::StatusOr<std::vector<std::string>> InclusionProof(uint64_t index, uint64_t tree_size) const;
+  absl::StatusOr<std::vector<std::string>> ConsistencyProof(uint64_t old_size,
+                                                            uint64_t new_size) const;
+  absl::StatusOr<std::string> RootAt(uint64_t tree_size) const;
+
+  // Blocks until size() >= at_least (true), or until `timeout` passes or the
+  // ledger closes (false). For live tails.
+  bool WaitForSize(uint64_t at_least, absl::Duration timeout) const;
+
+  // Runs f() with the state machines consistent with size(): no Apply runs
+  // meanwhile, and every entry folded in is durable. Returns f's result.
+  // f must not call Append (it would deadlock the sequencer's next batch).
+  template <typename F>
+  auto ReadState(F&& f) const {
+    absl::ReaderMutexLock lock(&published_->state_mu());
+    return std::forward<F>(f)();
+  }
+
+  // Re-derives and compares everything stored (storage/scrub.h), including
+  // the index column families. Runs on a snapshot, alongside appends.
+  absl::StatusOr<ScrubReport> Scrub(
+      std::function<void(uint64_t done, uint64_t total)> progress = {}) const;
+
+  // Finishes everything queued, then refuses appends (UNAVAILABLE "ledger
+  // is closed") and wakes WaitForSize callers. Reads keep working until the
+  // Ledger is destroyed. Idempotent; not from a Done callback.
+  absl::Status Close();
+
+  const OpenStats& open_stats() const { return open_stats_; }
+  SequencerStats sequencer_stats() const;
+
+ private:
+  Ledger(Checkpointer checkpointer, std::unique_ptr<Db> db)
+      : checkpointer_(std::move(checkpointer)), db_(std::move(db)) {}
+  absl::Status CheckSize(uint64_t tree_size) const;
+
+  Checkpointer checkpointer_;
+  std::unique_ptr<Db> db_;
+  std::unique_ptr<NodeStore> nodes_;
+  std::unique_ptr<Published> published_;
+  std::unique_ptr<Sequencer> sequencer_;  // null when the store is damaged
+  OpenStats open_stats_;
+  absl::Mutex close_mu_;
+  bool closed_ = false;
+};
+
+}  // namespace trialog::storage
+
+#endif  // TRIALOG_STORAGE_LEDGER_H_

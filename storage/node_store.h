@@ -1,0 +1,56 @@
+// Perfect Merkle nodes as a merkle::NodeSource over the `nodes` column
+// family, with every node at level >= kCacheMinLevel kept in memory (the
+// nodes every proof of a large tree needs; about size/4 bytes of memory, so
+// 25 MB at 10^8 entries). Lower nodes come from RocksDB (recent ones from
+// its memtable, older ones from its block cache).
+//
+// Thread-safety: GetNode may be called concurrently with itself and with
+// Publish (one publisher at a time).
+
+#ifndef TRIALOG_STORAGE_NODE_STORE_H_
+#define TRIALOG_STORAGE_NODE_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/merkle/merkle.h"
+#include "storage/schema.h"
+
+namespace trialog::storage {
+
+class NodeStore : public merkle::NodeSource {
+ public:
+  static constexpr uint32_t kCacheMinLevel = 8;
+
+  // `db` must outlive this NodeStore.
+  explicit NodeStore(const Db* db) : db_(db) {}
+
+  // Fills the cache with the cached-level nodes of a tree of `size` leaves.
+  // DATA_LOSS naming the node when one is missing or not 32 bytes.
+  absl::Status Load(uint64_t size);
+
+  // The stored hash of node `id`: NOT_FOUND when absent, DATA_LOSS when
+  // malformed. The caller bounds `id` by the durable tree size.
+  absl::StatusOr<std::string> GetNode(merkle::NodeId id) const override;
+
+  // Adds nodes that are now durable. Nodes of one level must arrive in
+  // index order (CompactTree completes them so); others are ignored.
+  void Publish(const std::vector<std::pair<merkle::NodeId, std::string>>& nodes);
+
+ private:
+  const Db* db_;
+  mutable absl::Mutex mu_;
+  // cache_[level - kCacheMinLevel] = hashes of nodes 0..k-1 of that level,
+  // concatenated (32 bytes each).
+  std::vector<std::string> cache_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace trialog::storage
+
+#endif  // TRIALOG_STORAGE_NODE_STORE_H_

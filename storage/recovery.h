@@ -1,0 +1,64 @@
+// Opening a ledger store: initialise a new one, or check an existing one
+// against its signed checkpoint and resume exactly where it stopped.
+//
+// Checks, in order (the first failure is the damage reported):
+//   meta rows present and well-formed (DATA_LOSS);
+//   the stored checkpoint opens under the ledger key and names this origin
+//   (FAILED_PRECONDITION: wrong key or origin configured, or a forged note),
+//   and its size and root equal meta (DATA_LOSS);
+//   the right-border nodes rebuild the stored root (DATA_LOSS);
+//   the last entry hashes to the stored head and to leaf node (0, size-1)
+//   (DATA_LOSS);
+//   then every entry is replayed through the registry and the state
+//   machines while being re-hashed, chain-checked and compared with the
+//   stored perfect nodes (ScrubStore with stop_at_first; DATA_LOSS naming
+//   the first bad index and the kind of damage).
+//
+// Thread-safety: call before the ledger is shared.
+
+#ifndef TRIALOG_STORAGE_RECOVERY_H_
+#define TRIALOG_STORAGE_RECOVERY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/ledger/registry.h"
+#include "core/ledger/state_machine.h"
+#include "storage/checkpointer.h"
+#include "storage/node_store.h"
+#include "storage/schema.h"
+#include "storage/sequencer.h"
+
+namespace trialog::storage {
+
+struct OpenStats {
+  uint64_t replayed_entries = 0;      // entries folded into the state machines
+  absl::Duration replay_time;         // wall time of the replay walk
+  absl::Duration open_time;           // whole Open, RocksDB included
+};
+
+struct Recovered {
+  ChainState chain;          // resume point for the sequencer
+  uint64_t size = 0;         // durable size for readers (meta size, even if damaged)
+  std::string root;          // root at `size` ("" if unknown)
+  std::string checkpoint;    // stored signed checkpoint ("" if unknown)
+  absl::Status damage;       // OK, or why the store must not be appended to
+  OpenStats stats;
+};
+
+// Initialises `db` if it holds no ledger yet (signs and stores the
+// checkpoint of the empty tree), else runs the checks above and replays
+// entries into `registry` (may be null) and `machines`. Returns an error
+// status only for unreadable stores (I/O) or a foreign format; damage goes
+// into Recovered::damage.
+absl::StatusOr<Recovered> Recover(Db& db, const Checkpointer& checkpointer, NodeStore& nodes,
+                                  ledger::PrincipalRegistry* registry,
+                                  const std::vector<ledger::StateMachine*>& machines);
+
+}  // namespace trialog::storage
+
+#endif  // TRIALOG_STORAGE_RECOVERY_H_

@@ -1,0 +1,161 @@
+// The on-disk layout of one trial ledger: a RocksDB database in one
+// directory, its column families, key and value encodings, and the RocksDB
+// options, all declared here and nowhere else.
+//
+// Layout (all integers big-endian, so RocksDB's bytewise order is numeric
+// order; "be64" = 8 bytes, "be32" = 4 bytes):
+//
+//   column family  key                                value
+//   -------------  ---------------------------------  -----------------------------------
+//   entries        be64 index                         Entry bytes, verbatim as hashed
+//                                                     (leaf hash = SHA-256(0x00 || value))
+//   nodes          be32 level || be64 index           32-byte hash of the perfect Merkle
+//                                                     node over leaves
+//                                                     [index << level, (index+1) << level);
+//                                                     level 0 = leaf hashes
+//   event_ids      16-byte event id                   be64 index of the entry carrying it
+//   streams        stream_id || 0x00 || be64 version  be64 index of that stream version
+//                                                     (versions start at 1)
+//   stream_heads   stream_id                          be64 current version of the stream
+//   meta           "format"                           "trialog-storage/1"
+//                  "size"                             be64 number of entries
+//                  "head"                             32-byte leaf hash of entry size-1
+//                                                     (32 zero bytes when size = 0)
+//                  "root"                             32-byte RFC 6962 root at "size"
+//                  "recorded_at"                      be64 recorded_at_unix_micros of entry
+//                                                     size-1 (0 when size = 0)
+//                  "checkpoint"                       C2SP signed note of the checkpoint
+//                                                     (origin, size, root) above
+//   default        (unused; RocksDB requires it)
+//
+// Stream ids are non-empty and never contain 0x00, so the streams key is
+// unambiguous and one stream's versions are contiguous and ordered.
+// Every append is ONE WriteBatch holding its entries, the perfect nodes
+// they complete, the index rows and the new meta values (with the checkpoint
+// signed over the new size), so the store is always at a committed size.
+// Nothing is ever overwritten except the meta rows and stream_heads.
+//
+// Thread-safety: Db is safe for concurrent use (RocksDB is); Open/Close are
+// not concurrent with anything else.
+
+#ifndef TRIALOG_STORAGE_SCHEMA_H_
+#define TRIALOG_STORAGE_SCHEMA_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/merkle/merkle.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+class Env;
+class Iterator;
+class Snapshot;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace trialog::storage {
+
+// Column families. The order is the descriptor order in Db::Open: never
+// reorder, only append.
+enum class Cf : int {
+  kEntries = 0,
+  kNodes,
+  kEventIds,
+  kStreams,
+  kStreamHeads,
+  kMeta,
+};
+inline constexpr int kCfCount = 6;
+// The RocksDB name of a column family ("entries", "nodes", ...).
+absl::string_view CfName(Cf cf);
+
+inline constexpr absl::string_view kFormatVersion = "trialog-storage/1";
+
+// meta keys.
+inline constexpr absl::string_view kMetaFormat = "format";
+inline constexpr absl::string_view kMetaSize = "size";
+inline constexpr absl::string_view kMetaHead = "head";
+inline constexpr absl::string_view kMetaRoot = "root";
+inline constexpr absl::string_view kMetaRecordedAt = "recorded_at";
+inline constexpr absl::string_view kMetaCheckpoint = "checkpoint";
+
+// Key encodings.
+std::string EntryKey(uint64_t index);
+std::string NodeKey(merkle::NodeId id);
+std::string StreamKey(absl::string_view stream_id, uint64_t version);
+// stream_id || 0x00: every key of the stream starts with it.
+std::string StreamPrefix(absl::string_view stream_id);
+
+// Key / value decodings: DATA_LOSS naming what was read when the stored
+// bytes have the wrong shape.
+absl::StatusOr<uint64_t> DecodeEntryKey(absl::string_view key);
+absl::StatusOr<merkle::NodeId> DecodeNodeKey(absl::string_view key);
+// A be64 value (an index, a version or a size) read from `what`.
+absl::StatusOr<uint64_t> DecodeU64Value(absl::string_view value, absl::string_view what);
+// A 32-byte hash value read from `what`.
+absl::Status CheckHashValue(absl::string_view value, absl::string_view what);
+
+// INVALID_ARGUMENT unless `stream_id` can be stored (non-empty, no 0x00).
+absl::Status ValidateStreamId(absl::string_view stream_id);
+
+struct DbOptions {
+  std::string dir;                 // the ledger's directory
+  bool create_if_missing = true;   // else NOT_FOUND when `dir` holds no store
+  rocksdb::Env* env = nullptr;     // tests: fault injection; nullptr = default
+};
+
+// Owner of the RocksDB handle and its column families.
+class Db {
+ public:
+  // Opens (or creates) the store. NOT_FOUND when absent and not creating;
+  // FAILED_PRECONDITION when `dir` holds a RocksDB with other column
+  // families; RocksDB errors converted by FromRocks (e.g. the directory is
+  // locked by another open Ledger: UNAVAILABLE).
+  static absl::StatusOr<std::unique_ptr<Db>> Open(const DbOptions& options);
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  // True when this Open created the store (no meta yet).
+  bool created() const { return created_; }
+  const std::string& dir() const { return dir_; }
+
+  rocksdb::DB* rocks() const { return db_; }
+  rocksdb::ColumnFamilyHandle* handle(Cf cf) const { return handles_[static_cast<int>(cf)]; }
+
+  // The value at `key`; NOT_FOUND (message names cf and key) when absent.
+  absl::StatusOr<std::string> Get(Cf cf, absl::string_view key,
+                                  const rocksdb::Snapshot* snapshot = nullptr) const;
+  // Hot-path point read: true and `*value` set when present, false when
+  // absent (no message is built), an error status when reading fails.
+  absl::StatusOr<bool> Find(Cf cf, absl::string_view key, std::string* value) const;
+  // Writes atomically; with `sync` the call returns only once the WAL is
+  // fsynced.
+  absl::Status Write(rocksdb::WriteBatch* batch, bool sync);
+  std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf,
+                                                 const rocksdb::Snapshot* snapshot = nullptr) const;
+
+  // Closes RocksDB, first flushing the memtables when they hold more than
+  // 4 MB (so the next Open replays a short WAL). Idempotent. After Close only the destructor may be called.
+  absl::Status Close();
+
+ private:
+  Db() = default;
+  std::string dir_;
+  bool created_ = false;
+  rocksdb::DB* db_ = nullptr;
+  std::array<rocksdb::ColumnFamilyHandle*, kCfCount> handles_{};
+  std::vector<rocksdb::ColumnFamilyHandle*> owned_handles_;  // incl. default
+};
+
+}  // namespace trialog::storage
+
+#endif  // TRIALOG_STORAGE_SCHEMA_H_

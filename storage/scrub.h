@@ -1,0 +1,84 @@
+// Scrub: re-derives everything a ledger store commits to from its entries
+// and compares it with what is stored. Every entry is re-hashed and parsed,
+// chain links (index, prev_leaf_hash, recorded_at order, stream versions)
+// are checked, the Merkle tree is rebuilt and every perfect node compared
+// with the stored one, the root with the stored root and the signed
+// checkpoint, and (optionally) the event-id and stream indexes with the
+// entries they point at.
+//
+// Thread-safety: ScrubStore reads through a RocksDB snapshot, so it may run
+// while the ledger appends; it sees the store as of its start.
+
+#ifndef TRIALOG_STORAGE_SCRUB_H_
+#define TRIALOG_STORAGE_SCRUB_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/ledger/entry.h"
+#include "storage/checkpointer.h"
+#include "storage/schema.h"
+
+namespace trialog::storage {
+
+enum class DamageKind {
+  kMissingEntry,      // no entry at an index below the stored size
+  kUnparsableEntry,   // entry bytes do not parse as a well-formed Entry
+  kHashMismatch,      // entry bytes do not hash to the stored leaf node (0, i)
+  kChainBreak,        // wrong index field, prev_leaf_hash, recorded_at order or stream version
+  kMissingNode,       // a perfect node of the tree is not stored
+  kNodeMismatch,      // a stored perfect node differs from the one rebuilt from the entries
+  kRootMismatch,      // rebuilt root differs from the stored root / checkpoint root
+  kIndexMismatch,     // event_ids / streams / stream_heads row disagrees with the entries
+  kMetaMismatch,      // meta rows missing, malformed or inconsistent (size, head, ...)
+  kBadCheckpoint,     // stored checkpoint does not open under the ledger key
+};
+// "missing entry", "hash mismatch", ...
+absl::string_view DamageKindName(DamageKind kind);
+
+struct Damage {
+  DamageKind kind;
+  // The entry index the damage is at; for a node, the first leaf it covers;
+  // for root / meta / checkpoint / stream_heads damage, the stored size.
+  uint64_t index = 0;
+  std::string detail;  // what differs, with the values
+};
+
+struct ScrubReport {
+  uint64_t size = 0;             // stored size (from meta)
+  uint64_t entries_checked = 0;  // entries read and re-hashed
+  uint64_t nodes_checked = 0;    // stored perfect nodes compared
+  uint64_t damage_count = 0;     // all damages found (damages holds the first ones)
+  std::vector<Damage> damages;   // sorted by index; at most kMaxReportedDamages
+
+  static constexpr size_t kMaxReportedDamages = 1000;
+  bool ok() const { return damage_count == 0; }
+  // The damage at the lowest index. REQUIRES: !ok().
+  const Damage& first() const { return damages.front(); }
+  // OK, or DATA_LOSS "entry I: <kind>: <detail> (and N more problems)".
+  absl::Status ToStatus() const;
+};
+
+struct ScrubOptions {
+  bool check_indexes = true;   // also check event_ids, streams, stream_heads
+  bool stop_at_first = false;  // stop walking at the first damage
+  // Called with (entries done, total) every few thousand entries and at the end.
+  std::function<void(uint64_t done, uint64_t total)> progress;
+  // Called with every entry, in index order, as long as no damage was found
+  // at or before it (Open replays the state machines through this).
+  std::function<void(const ledger::ParsedEntry&)> on_entry;
+};
+
+// Scrubs the store in `db`. Damage goes into the report; the status is an
+// error only when reading fails (RocksDB errors, converted).
+absl::StatusOr<ScrubReport> ScrubStore(const Db& db, const Checkpointer& checkpointer,
+                                       const ScrubOptions& options);
+
+}  // namespace trialog::storage
+
+#endif  // TRIALOG_STORAGE_SCRUB_H_

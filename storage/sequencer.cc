@@ -1,0 +1,376 @@
+#include "storage/sequencer.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/ledger/entry.h"
+#include "core/util/bytes.h"
+#include "rocksdb/write_batch.h"
+
+namespace trialog::storage {
+namespace {
+
+rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+bool SameSignedEnvelope(const v1::SignedEnvelope& a, const v1::SignedEnvelope& b) {
+  return a.envelope() == b.envelope() && a.signature() == b.signature();
+}
+
+absl::Status AlreadyUsed(absl::string_view event_id, uint64_t index) {
+  return absl::AlreadyExistsError(absl::StrCat(
+      "event id ", HexEncode(event_id), " is already used by entry ", index,
+      " with a different signed envelope"));
+}
+
+}  // namespace
+
+// Everything one batch accumulates before its write.
+struct Sequencer::Batch {
+  std::vector<Request>* requests;
+  std::vector<absl::StatusOr<AppendResult>> results;
+  rocksdb::WriteBatch write;
+  std::vector<std::pair<merkle::NodeId, std::string>> cached_nodes;  // for NodeStore::Publish
+  absl::flat_hash_map<std::string, size_t> event_ids;  // event id -> position (new entries)
+  absl::flat_hash_map<std::string, uint64_t> stream_versions;  // pending stream heads
+  int64_t now = 0;
+  uint64_t appended = 0;
+  bool locked = false;  // holds published_->state_mu() exclusively
+};
+
+Sequencer::Sequencer(const SequencerOptions& options, Db* db, NodeStore* nodes,
+                     const Checkpointer* checkpointer, ledger::PrincipalRegistry* registry,
+                     std::vector<ledger::StateMachine*> machines, ChainState chain,
+                     Published* published)
+    : options_(options),
+      db_(db),
+      nodes_(nodes),
+      checkpointer_(checkpointer),
+      registry_(registry),
+      machines_(std::move(machines)),
+      published_(published),
+      chain_(std::move(chain)) {
+  writer_ = std::thread([this] { Run(); });
+}
+
+Sequencer::~Sequencer() { Close(); }
+
+void Sequencer::Submit(std::vector<Request> requests) {
+  absl::Status refuse;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_) {
+      refuse = absl::UnavailableError("ledger is closed");
+    } else if (absl::Status health = published_->health(); !health.ok()) {
+      refuse = health;
+    } else {
+      for (Request& r : requests) queue_.push_back(std::move(r));
+      return;
+    }
+  }
+  for (Request& r : requests) r.done(refuse);
+}
+
+void Sequencer::Close() {
+  absl::MutexLock close_lock(&close_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+  }
+  if (writer_.joinable()) writer_.join();
+}
+
+SequencerStats Sequencer::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void Sequencer::Run() {
+  const size_t max_batch = std::max<size_t>(1, options_.max_batch);
+  for (;;) {
+    std::vector<Request> requests;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !queue_.empty() || closing_;
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // closing, and everything queued is done
+      const size_t n = std::min(max_batch, queue_.size());
+      requests.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        requests.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, n);
+    }
+    ProcessBatch(requests);
+  }
+}
+
+absl::Status Sequencer::CheckKey(const Admitted& admitted) const {
+  if (registry_ == nullptr) return absl::OkStatus();
+  const v1::Envelope& env = admitted.envelope;
+  const std::string& principal = env.actor().principal_id();
+  if (env.event().has_genesis() && chain_.size == 0) {
+    if (admitted.verified_key != env.event().genesis().first_admin().public_key()) {
+      return absl::UnauthenticatedError(
+          "genesis must be signed with the first admin's key it carries, but it was verified "
+          "under another key");
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> key = registry_->KeyFor(env.actor());
+  if (!key.ok()) {
+    if (absl::IsUnauthenticated(key.status())) {
+      return absl::UnauthenticatedError(
+          absl::StrCat("key of principal ", principal,
+                       " changed/revoked before sequencing: ", key.status().message()));
+    }
+    return key.status();
+  }
+  if (*key != admitted.verified_key) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "key of principal ", principal,
+        " changed/revoked before sequencing: the envelope was verified under a key the "
+        "registry no longer names for it"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AppendResult> Sequencer::StoredDuplicate(const Request& request, uint64_t index) {
+  const std::string& event_id = request.admitted.envelope.event_id();
+  absl::StatusOr<std::string> bytes = db_->Get(Cf::kEntries, EntryKey(index));
+  if (!bytes.ok()) {
+    if (absl::IsNotFound(bytes.status())) {
+      return absl::DataLossError(absl::StrCat("event id ", HexEncode(event_id),
+                                              " points at entry ", index, ", which is missing"));
+    }
+    return bytes.status();
+  }
+  v1::Entry stored;
+  if (!stored.ParseFromString(*bytes)) {
+    return absl::DataLossError(absl::StrCat("stored entry ", index, " does not parse"));
+  }
+  if (!SameSignedEnvelope(stored.signed_envelope(), request.admitted.signed_envelope)) {
+    return AlreadyUsed(event_id, index);
+  }
+  AppendResult r;
+  r.index = index;
+  r.leaf_hash = merkle::HashLeaf(*bytes);
+  r.recorded_at_unix_micros = stored.recorded_at_unix_micros();
+  r.stream_version = stored.stream_version();
+  r.entry_bytes = *std::move(bytes);
+  r.duplicate = true;
+  return r;
+}
+
+absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t position) {
+  Request& request = (*batch.requests)[position];
+  const Admitted& admitted = request.admitted;
+  const v1::Envelope& env = admitted.envelope;
+
+  // Shape checks the rest relies on (admission already did the full ones).
+  if (env.event_id().size() != ledger::kEventIdSize) {
+    return absl::InvalidArgumentError(absl::StrCat("event_id must be ", ledger::kEventIdSize,
+                                                   " bytes, got ", env.event_id().size()));
+  }
+  if (absl::Status s = ValidateStreamId(env.stream_id()); !s.ok()) return s;
+  if (!chain_.trial_id.empty() && env.trial_id() != chain_.trial_id) {
+    return absl::InvalidArgumentError(absl::StrCat("envelope is for trial \"", env.trial_id(),
+                                                   "\" but this ledger records trial \"",
+                                                   chain_.trial_id, "\""));
+  }
+
+  // 1. Idempotency.
+  if (auto it = batch.event_ids.find(env.event_id()); it != batch.event_ids.end()) {
+    const Request& original = (*batch.requests)[it->second];
+    const AppendResult& first = *batch.results[it->second];
+    if (!SameSignedEnvelope(original.admitted.signed_envelope, admitted.signed_envelope)) {
+      return AlreadyUsed(env.event_id(), first.index);
+    }
+    AppendResult dup = first;
+    dup.duplicate = true;
+    return dup;
+  }
+  std::string value;
+  absl::StatusOr<bool> used = db_->Find(Cf::kEventIds, env.event_id(), &value);
+  if (!used.ok()) return used.status();
+  if (*used) {
+    absl::StatusOr<uint64_t> index = DecodeU64Value(value, "an event_ids row");
+    if (!index.ok()) return index.status();
+    return StoredDuplicate(request, *index);
+  }
+
+  // 2. Expected stream version.
+  uint64_t version = 0;
+  if (auto it = batch.stream_versions.find(env.stream_id()); it != batch.stream_versions.end()) {
+    version = it->second;
+  } else {
+    absl::StatusOr<bool> known = db_->Find(Cf::kStreamHeads, env.stream_id(), &value);
+    if (!known.ok()) return known.status();
+    if (*known) {
+      absl::StatusOr<uint64_t> v = DecodeU64Value(value, "a stream_heads row");
+      if (!v.ok()) return v.status();
+      version = *v;
+    }
+  }
+  if (env.has_expected_stream_version() && env.expected_stream_version() != version) {
+    return absl::AbortedError(absl::StrCat("stream ", env.stream_id(), " is at version ", version,
+                                           ", expected ", env.expected_stream_version()));
+  }
+
+  // 3. The signer's key is still the registered one.
+  if (absl::Status s = CheckKey(admitted); !s.ok()) return s;
+  if (env.event().has_genesis() && env.event().genesis().ledger_origin() != checkpointer_->origin()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "genesis names ledger origin \"", env.event().genesis().ledger_origin(),
+        "\" but this ledger's checkpoints are signed as \"", checkpointer_->origin(), "\""));
+  }
+
+  // 4. Domain rules.
+  const uint64_t index = chain_.size;
+  const int64_t recorded_at = std::max(batch.now, chain_.last_recorded_at);
+  const ledger::Candidate candidate{env, index, recorded_at, version + 1};
+  if (registry_ != nullptr) {
+    if (absl::Status s = registry_->Check(candidate); !s.ok()) return s;
+  }
+  for (const ledger::StateMachine* m : machines_) {
+    if (absl::Status s = m->Check(candidate); !s.ok()) return s;
+  }
+
+  // Accepted: build, fold, stage.
+  ledger::ParsedEntry parsed;
+  parsed.entry.set_index(index);
+  parsed.entry.set_prev_leaf_hash(chain_.head);
+  parsed.entry.set_recorded_at_unix_micros(recorded_at);
+  parsed.entry.set_stream_version(version + 1);
+  *parsed.entry.mutable_signed_envelope() = admitted.signed_envelope;
+  parsed.bytes = ledger::SerializeEntry(parsed.entry);
+  parsed.leaf_hash = merkle::HashLeaf(parsed.bytes);
+  // The request's envelope is not needed any more: move it.
+  parsed.envelope = std::move(request.admitted.envelope);
+  const v1::Envelope& stored_env = parsed.envelope;
+
+  if (!batch.locked) {
+    published_->state_mu().WriterLock();
+    batch.locked = true;
+  }
+  if (registry_ != nullptr) registry_->Apply(parsed);
+  for (ledger::StateMachine* m : machines_) m->Apply(parsed);
+
+  rocksdb::WriteBatch& w = batch.write;
+  chain_.tree.Append(parsed.leaf_hash, [&](merkle::NodeId id, absl::string_view hash) {
+    w.Put(db_->handle(Cf::kNodes), ToSlice(NodeKey(id)), ToSlice(hash));
+    if (id.level >= NodeStore::kCacheMinLevel) batch.cached_nodes.emplace_back(id, std::string(hash));
+  });
+  const std::string index_value = EncodeBigEndian64(index);
+  w.Put(db_->handle(Cf::kEntries), ToSlice(EntryKey(index)), ToSlice(parsed.bytes));
+  w.Put(db_->handle(Cf::kEventIds), ToSlice(stored_env.event_id()), ToSlice(index_value));
+  w.Put(db_->handle(Cf::kStreams), ToSlice(StreamKey(stored_env.stream_id(), version + 1)),
+        ToSlice(index_value));
+  w.Put(db_->handle(Cf::kStreamHeads), ToSlice(stored_env.stream_id()),
+        ToSlice(EncodeBigEndian64(version + 1)));
+  batch.event_ids[stored_env.event_id()] = position;
+  batch.stream_versions[stored_env.stream_id()] = version + 1;
+  ++batch.appended;
+
+  if (index == 0) chain_.trial_id = stored_env.trial_id();
+  chain_.size = index + 1;
+  chain_.head = parsed.leaf_hash;
+  chain_.last_recorded_at = recorded_at;
+
+  AppendResult r;
+  r.index = index;
+  r.leaf_hash = std::move(parsed.leaf_hash);
+  r.recorded_at_unix_micros = recorded_at;
+  r.stream_version = version + 1;
+  r.entry_bytes = std::move(parsed.bytes);
+  return r;
+}
+
+void Sequencer::ProcessBatch(std::vector<Request>& requests) {
+  const size_t n = requests.size();
+  auto answer_all = [&](const absl::Status& status) {
+    for (Request& r : requests) r.done(status);
+    absl::MutexLock lock(&mu_);
+    stats_.requests += n;
+  };
+  if (absl::Status health = published_->health(); !health.ok()) {
+    answer_all(health);
+    return;
+  }
+
+  Batch batch;
+  batch.requests = &requests;
+  batch.results.reserve(n);
+  const absl::Time start = absl::Now();
+  batch.now = absl::ToUnixMicros(start);
+  for (size_t i = 0; i < n; ++i) batch.results.push_back(SequenceOne(batch, i));
+  const absl::Time sequenced = absl::Now();
+  absl::Time signed_at = sequenced, written = sequenced;
+
+  absl::Status failure;
+  if (batch.appended > 0) {
+    const std::string root = chain_.tree.Root();
+    absl::StatusOr<std::string> note = checkpointer_->Sign(chain_.size, root);
+    signed_at = absl::Now();
+    if (!note.ok()) {
+      failure = absl::UnavailableError(absl::StrCat(
+          "signing the checkpoint failed; the ledger refuses appends until reopened: ",
+          note.status().message()));
+    } else {
+      rocksdb::WriteBatch& w = batch.write;
+      rocksdb::ColumnFamilyHandle* meta = db_->handle(Cf::kMeta);
+      const std::string size_value = EncodeBigEndian64(chain_.size);
+      const std::string recorded_value =
+          EncodeBigEndian64(static_cast<uint64_t>(chain_.last_recorded_at));
+      w.Put(meta, ToSlice(kMetaSize), ToSlice(size_value));
+      w.Put(meta, ToSlice(kMetaHead), ToSlice(chain_.head));
+      w.Put(meta, ToSlice(kMetaRoot), ToSlice(root));
+      w.Put(meta, ToSlice(kMetaRecordedAt), ToSlice(recorded_value));
+      w.Put(meta, ToSlice(kMetaCheckpoint), ToSlice(*note));
+      absl::Status write_status = db_->Write(&w, options_.sync);
+      written = absl::Now();
+      if (!write_status.ok()) {
+        failure = absl::UnavailableError(absl::StrCat(
+            "ledger write failed; the ledger refuses appends until reopened: ",
+            write_status.message()));
+      } else {
+        nodes_->Publish(batch.cached_nodes);
+        published_->Publish(chain_.size, root, *std::move(note));
+      }
+    }
+    if (!failure.ok()) published_->Fail(failure);
+  }
+  if (batch.locked) published_->state_mu().WriterUnlock();
+
+  if (!failure.ok()) {
+    answer_all(failure);
+    return;
+  }
+  uint64_t checkpoint_size = 0;
+  std::string checkpoint;
+  published_->Checkpoint(&checkpoint_size, &checkpoint);
+  for (size_t i = 0; i < n; ++i) {
+    absl::StatusOr<AppendResult>& r = batch.results[i];
+    if (r.ok()) {
+      r->checkpoint_size = checkpoint_size;
+      r->checkpoint = checkpoint;
+    }
+    requests[i].done(std::move(r));
+  }
+  const absl::Time answered = absl::Now();
+  absl::MutexLock lock(&mu_);
+  stats_.requests += n;
+  stats_.entries_appended += batch.appended;
+  if (batch.appended > 0) ++stats_.batches_written;
+  stats_.sequence_time += sequenced - start;
+  stats_.sign_time += signed_at - sequenced;
+  stats_.write_time += written - signed_at;
+  stats_.answer_time += answered - written;
+}
+
+}  // namespace trialog::storage

@@ -1,0 +1,427 @@
+// storage_bench: group-commit append throughput of storage::Ledger beside
+// the raw synced RocksDB WriteBatch rate of the same record size, measured
+// in the same run, for batch sizes 1, 8, 64 and 512; plus concurrent
+// appenders and the replay rate on reopen. Medians of N runs.
+//
+//   storage_bench [--runs=3] [--entries=30000] [--dir=/tmp] [--sync=1]
+//
+// Each run uses a fresh ledger directory. Envelopes are signed before the
+// clock starts (signature verification belongs to admission, not to the
+// sequencer). The principal registry is live (key re-check, rules).
+
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/crypto/crypto.h"
+#include "core/ledger/entry.h"
+#include "core/ledger/envelope_signer.h"
+#include "core/ledger/registry.h"
+#include "core/note/keys.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+#include "core/util/bytes.h"
+#include "storage/ledger.h"
+#include "storage/schema.h"
+
+namespace trialog::storage {
+namespace {
+
+constexpr char kOrigin[] = "trialog.bench/imt-bench-01";
+constexpr char kTrial[] = "imt-bench-01";
+
+struct Flags {
+  int runs = 3;
+  size_t entries = 30000;
+  std::string dir = "/tmp";
+  bool sync = true;
+  size_t only = 0;  // profile mode: only ledger runs of this batch size
+};
+
+Flags ParseFlags(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view a = argv[i];
+    auto value = [&](absl::string_view name) -> std::optional<std::string> {
+      const std::string prefix = absl::StrCat("--", name, "=");
+      if (!absl::StartsWith(a, prefix)) return std::nullopt;
+      return std::string(a.substr(prefix.size()));
+    };
+    if (auto v = value("runs")) {
+      if (!absl::SimpleAtoi(*v, &f.runs) || f.runs < 1) f.runs = 3;
+    } else if (auto e = value("entries")) {
+      if (!absl::SimpleAtoi(*e, &f.entries) || f.entries < 512) f.entries = 30000;
+    } else if (auto d = value("dir")) {
+      f.dir = *d;
+    } else if (auto o = value("only")) {
+      if (!absl::SimpleAtoi(*o, &f.only)) f.only = 0;
+    } else if (auto s = value("sync")) {
+      f.sync = *s != "0";
+    } else {
+      std::fprintf(stderr, "usage: storage_bench [--runs=3] [--entries=30000] [--dir=/tmp] [--sync=1]\n");
+      std::exit(2);
+    }
+  }
+  return f;
+}
+
+std::string FreshDir(const Flags& f) {
+  std::string pattern = absl::StrCat(f.dir, "/storage-bench-XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) {
+    std::perror("mkdtemp");
+    std::exit(1);
+  }
+  return pattern;
+}
+
+void RemoveDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+Admitted Sign(const v1::Envelope& e, const crypto::SigningKey& key) {
+  Admitted a;
+  a.signed_envelope = ledger::SignEnvelope(e, key);
+  a.envelope = e;
+  a.verified_key = key.public_key();
+  return a;
+}
+
+v1::Envelope Base(absl::string_view stream) {
+  v1::Envelope e;
+  e.set_trial_id(kTrial);
+  e.set_stream_id(std::string(stream));
+  e.set_event_id(ledger::NewEventId());
+  e.mutable_observed_at()->set_unix_micros(1767225600000000);
+  e.mutable_observed_at()->set_utc_offset_minutes(180);
+  e.mutable_actor()->set_principal_id("admin-1");
+  e.mutable_actor()->set_printed_name("Bench Admin");
+  e.mutable_actor()->set_role(v1::ROLE_SPONSOR_ADMIN);
+  e.set_client_unix_micros(1767225600000001);
+  return e;
+}
+
+struct Workload {
+  Admitted genesis;
+  std::vector<Admitted> notes;
+};
+
+Workload MakeWorkload(const crypto::SigningKey& admin, size_t n) {
+  Workload w;
+  v1::Envelope g = Base("principals");
+  v1::Genesis* gen = g.mutable_event()->mutable_genesis();
+  gen->set_ledger_origin(kOrigin);
+  gen->set_trial_title("bench");
+  gen->mutable_first_admin()->set_principal_id("admin-1");
+  gen->mutable_first_admin()->set_printed_name("Bench Admin");
+  gen->mutable_first_admin()->set_role(v1::ROLE_SPONSOR_ADMIN);
+  gen->mutable_first_admin()->set_public_key(admin.public_key());
+  w.genesis = Sign(g, admin);
+  w.notes.resize(n);
+  auto work = [&](size_t begin) {
+    std::mt19937 rng(static_cast<uint32_t>(begin) + 1);
+    for (size_t i = begin; i < n; i += 2) {
+      v1::Envelope e = Base(absl::StrCat("subject/RU-01-", 1000 + rng() % 100));
+      // ~200 bytes of clinical text, like a short visit note.
+      e.mutable_event()->mutable_trial()->mutable_note()->set_text(absl::StrCat(
+          "visit ", i, ": vitals recorded, BSA 1.12 m2, crizotinib 280 mg/m2 BID dispensed, "
+          "no new adverse events; next assessment per RECIST 1.1 schedule in 8 weeks (", rng(),
+          ")"));
+      w.notes[i] = Sign(e, admin);
+    }
+  };
+  std::thread other(work, 1);
+  work(0);
+  other.join();
+  return w;
+}
+
+// Process CPU time (user + system), seconds.
+double CpuSeconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct LedgerRun {
+  double rate = 0;           // appends/s
+  double cpu_us = 0;         // process CPU µs per append
+  double mean_entry = 0;     // bytes
+  SequencerStats stats;
+  double replay_rate = 0;    // entries/s on reopen (0 if not measured)
+};
+
+std::unique_ptr<Ledger> OpenLedger(const std::string& dir, const note::NoteSigner& signer,
+                                   ledger::PrincipalRegistry* registry, size_t max_batch,
+                                   bool sync) {
+  LedgerOptions o;
+  o.dir = dir;
+  o.checkpoint_signer = &signer;
+  o.max_batch = max_batch;
+  o.sync = sync;
+  absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(o, registry, {});
+  if (!l.ok()) {
+    std::fprintf(stderr, "open: %s\n", std::string(l.status().message()).c_str());
+    std::exit(1);
+  }
+  return *std::move(l);
+}
+
+// One client appends `n` notes in AppendAll calls of `batch` (max_batch =
+// batch, so each call is one group commit).
+LedgerRun RunLedger(const Flags& f, const note::NoteSigner& signer, const Workload& w, size_t n,
+                    size_t batch, bool measure_replay) {
+  const std::string dir = FreshDir(f);
+  LedgerRun out;
+  {
+    ledger::PrincipalRegistry registry;
+    std::unique_ptr<Ledger> ledger = OpenLedger(dir, signer, &registry, batch, f.sync);
+    if (!ledger->Append(w.genesis).ok()) std::exit(1);
+    std::vector<std::vector<Admitted>> chunks;
+    for (size_t i = 0; i < n; i += batch) {
+      chunks.emplace_back(w.notes.begin() + i, w.notes.begin() + std::min(n, i + batch));
+    }
+    uint64_t bytes = 0;
+    const double cpu0 = CpuSeconds();
+    const absl::Time start = absl::Now();
+    for (std::vector<Admitted>& chunk : chunks) {
+      for (const auto& r : ledger->AppendAll(std::move(chunk))) {
+        if (!r.ok()) {
+          std::fprintf(stderr, "append: %s\n", std::string(r.status().message()).c_str());
+          std::exit(1);
+        }
+        bytes += r->entry_bytes.size();
+      }
+    }
+    out.rate = n / absl::ToDoubleSeconds(absl::Now() - start);
+    out.cpu_us = (CpuSeconds() - cpu0) * 1e6 / n;
+    out.mean_entry = static_cast<double>(bytes) / n;
+    out.stats = ledger->sequencer_stats();
+  }
+  if (measure_replay) {
+    ledger::PrincipalRegistry registry;
+    std::unique_ptr<Ledger> ledger = OpenLedger(dir, signer, &registry, batch, f.sync);
+    const OpenStats& st = ledger->open_stats();
+    out.replay_rate = st.replayed_entries / std::max(1e-9, absl::ToDoubleSeconds(st.replay_time));
+  }
+  RemoveDir(dir);
+  return out;
+}
+
+// The same number of records of `record_size` random bytes, `batch` per
+// synced WriteBatch, into a fresh store's entries column family.
+double RunRaw(const Flags& f, size_t n, size_t batch, size_t record_size, double* cpu_us) {
+  const std::string dir = FreshDir(f);
+  double rate = 0;
+  {
+    DbOptions o;
+    o.dir = dir + "/raw";
+    absl::StatusOr<std::unique_ptr<Db>> db = Db::Open(o);
+    if (!db.ok()) std::exit(1);
+    std::mt19937_64 rng(42);
+    std::string value(record_size, '\0');
+    for (char& c : value) c = static_cast<char>(rng());
+    const double cpu0 = CpuSeconds();
+    const absl::Time start = absl::Now();
+    for (size_t i = 0; i < n;) {
+      rocksdb::WriteBatch w;
+      for (size_t k = 0; k < batch && i < n; ++k, ++i) {
+        value[i % record_size] ^= 1;  // not all identical
+        const std::string key = EntryKey(i);
+        w.Put((*db)->handle(Cf::kEntries), key, value);
+      }
+      if (!(*db)->Write(&w, f.sync).ok()) std::exit(1);
+    }
+    rate = n / absl::ToDoubleSeconds(absl::Now() - start);
+    *cpu_us = (CpuSeconds() - cpu0) * 1e6 / n;
+  }
+  RemoveDir(dir);
+  return rate;
+}
+
+// The rows the ledger writes per entry (entry, its perfect nodes, event id,
+// stream row, stream head) and per batch (5 meta rows), with the same key
+// patterns, written raw: the RocksDB cost of the schema without the
+// sequencer's work (checks, hashing, signing, Apply, answering).
+double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, double* cpu_us) {
+  const std::string dir = FreshDir(f);
+  double rate = 0;
+  {
+    DbOptions o;
+    o.dir = dir + "/raw";
+    absl::StatusOr<std::unique_ptr<Db>> db = Db::Open(o);
+    if (!db.ok()) std::exit(1);
+    Db& d = **db;
+    std::mt19937_64 rng(42);
+    std::string value(record_size, '\0');
+    for (char& c : value) c = static_cast<char>(rng());
+    const std::string hash(32, '\x5a');
+    const std::string note(260, 'c');
+    std::vector<uint64_t> versions(100, 0);
+    const double cpu0 = CpuSeconds();
+    const absl::Time start = absl::Now();
+    for (size_t i = 0; i < n;) {
+      rocksdb::WriteBatch w;
+      for (size_t k = 0; k < batch && i < n; ++k, ++i) {
+        value[i % record_size] ^= 1;
+        const std::string index = EncodeBigEndian64(i);
+        w.Put(d.handle(Cf::kEntries), EntryKey(i), value);
+        uint64_t node = i;
+        uint32_t level = 0;
+        w.Put(d.handle(Cf::kNodes), NodeKey({level, node}), hash);
+        while (node & 1) {
+          node >>= 1;
+          ++level;
+          w.Put(d.handle(Cf::kNodes), NodeKey({level, node}), hash);
+        }
+        std::string event_id(16, '\0');
+        for (char& c : event_id) c = static_cast<char>(rng());
+        w.Put(d.handle(Cf::kEventIds), event_id, index);
+        const size_t s = rng() % versions.size();
+        const std::string stream = absl::StrCat("subject/RU-01-", 1000 + s);
+        ++versions[s];
+        w.Put(d.handle(Cf::kStreams), StreamKey(stream, versions[s]), index);
+        w.Put(d.handle(Cf::kStreamHeads), stream, EncodeBigEndian64(versions[s]));
+      }
+      for (absl::string_view key : {kMetaSize, kMetaHead, kMetaRoot, kMetaRecordedAt}) {
+        w.Put(d.handle(Cf::kMeta), rocksdb::Slice(key.data(), key.size()), hash);
+      }
+      w.Put(d.handle(Cf::kMeta), "checkpoint", note);
+      if (!d.Write(&w, f.sync).ok()) std::exit(1);
+    }
+    rate = n / absl::ToDoubleSeconds(absl::Now() - start);
+    *cpu_us = (CpuSeconds() - cpu0) * 1e6 / n;
+  }
+  RemoveDir(dir);
+  return rate;
+}
+
+// `threads` clients each calling Append() (max_batch 512): natural group commit.
+LedgerRun RunConcurrent(const Flags& f, const note::NoteSigner& signer, const Workload& w,
+                        size_t n, int threads) {
+  const std::string dir = FreshDir(f);
+  LedgerRun out;
+  {
+    ledger::PrincipalRegistry registry;
+    std::unique_ptr<Ledger> ledger = OpenLedger(dir, signer, &registry, 512, f.sync);
+    if (!ledger->Append(w.genesis).ok()) std::exit(1);
+    std::vector<std::thread> clients;
+    const absl::Time start = absl::Now();
+    for (int t = 0; t < threads; ++t) {
+      clients.emplace_back([&, t] {
+        for (size_t i = t; i < n; i += threads) {
+          if (!ledger->Append(w.notes[i]).ok()) std::exit(1);
+        }
+      });
+    }
+    for (std::thread& c : clients) c.join();
+    out.rate = n / absl::ToDoubleSeconds(absl::Now() - start);
+    out.stats = ledger->sequencer_stats();
+  }
+  RemoveDir(dir);
+  return out;
+}
+
+int Main(int argc, char** argv) {
+  const Flags f = ParseFlags(argc, argv);
+  if (!crypto::Init().ok()) return 1;
+  const crypto::SigningKey admin = crypto::SigningKey::Generate();
+  const note::NoteSigner signer(kOrigin, crypto::SigningKey::Generate());
+  const absl::Time t0 = absl::Now();
+  const Workload w = MakeWorkload(admin, f.entries);
+  std::printf("storage_bench: %d runs, up to %zu entries per run, sync=%d, dir=%s\n", f.runs,
+              f.entries, f.sync ? 1 : 0, f.dir.c_str());
+  std::printf("signed %zu envelopes in %.2f s (not timed below)\n\n", f.entries,
+              absl::ToDoubleSeconds(absl::Now() - t0));
+
+  if (f.only > 0) {
+    for (int r = 0; r < f.runs; ++r) {
+      LedgerRun l = RunLedger(f, signer, w, f.entries, f.only, false);
+      std::printf("batch %zu: %.0f appends/s, %.1f CPU µs/append\n", f.only, l.rate, l.cpu_us);
+    }
+    return 0;
+  }
+  std::printf("%-6s %9s %14s %14s %7s   %s\n", "batch", "entries", "ledger/s", "raw rec/s",
+              "ratio", "runs: ledger | raw");
+  double replay = 0;
+  for (size_t batch : {size_t{1}, size_t{8}, size_t{64}, size_t{512}}) {
+    const size_t n = std::min(f.entries, batch == 1 ? size_t{3000} : batch == 8 ? size_t{12000} : f.entries);
+    std::vector<double> ledger_rates, raw_rates, replay_rates;
+    double entry_size = 0;
+    LedgerRun last;
+    std::vector<double> ledger_cpu, raw_cpus, rows_rates, rows_cpus;
+    for (int r = 0; r < f.runs; ++r) {
+      LedgerRun l = RunLedger(f, signer, w, n, batch, /*measure_replay=*/batch == 512);
+      last = l;
+      entry_size = l.mean_entry;
+      ledger_rates.push_back(l.rate);
+      if (batch == 512) replay_rates.push_back(l.replay_rate);
+      double raw_cpu = 0, rows_cpu = 0;
+      raw_rates.push_back(RunRaw(f, n, batch, static_cast<size_t>(entry_size), &raw_cpu));
+      rows_rates.push_back(RunRawRows(f, n, batch, static_cast<size_t>(entry_size), &rows_cpu));
+      ledger_cpu.push_back(l.cpu_us);
+      raw_cpus.push_back(raw_cpu);
+      rows_cpus.push_back(rows_cpu);
+    }
+    const double lm = Median(ledger_rates), rm = Median(raw_rates);
+    std::string runs;
+    for (double x : ledger_rates) absl::StrAppend(&runs, static_cast<int64_t>(x), " ");
+    absl::StrAppend(&runs, "| ");
+    for (double x : raw_rates) absl::StrAppend(&runs, static_cast<int64_t>(x), " ");
+    std::printf("%-6zu %9zu %14.0f %14.0f %6.0f%%   %s (entry %.0f B)\n", batch, n, lm, rm,
+                100.0 * lm / rm, runs.c_str(), entry_size);
+    const SequencerStats& st = last.stats;
+    const double per = 1e6 / std::max<uint64_t>(1, st.entries_appended);
+    std::printf("       same rows written raw: %.0f entries/s (ledger = %.0f%% of it); "
+                "CPU µs/entry (median): ledger %.1f, raw record %.1f, raw rows %.1f\n",
+                Median(rows_rates), 100.0 * lm / Median(rows_rates), Median(ledger_cpu),
+                Median(raw_cpus), Median(rows_cpus));
+    std::printf("       writer wall µs/entry (last run): sequence %.1f, sign %.1f, write %.1f, "
+                "answer %.1f\n",
+                absl::ToDoubleSeconds(st.sequence_time) * per,
+                absl::ToDoubleSeconds(st.sign_time) * per, absl::ToDoubleSeconds(st.write_time) * per,
+                absl::ToDoubleSeconds(st.answer_time) * per);
+    if (batch == 512) replay = Median(replay_rates);
+  }
+  std::printf("\nreplay on reopen (%zu entries, registry only): %.0f entries/s (median)\n",
+              f.entries, replay);
+
+  for (int threads : {16, 64}) {
+    std::vector<double> rates;
+    SequencerStats st;
+    const size_t n = std::min<size_t>(f.entries, 20000);
+    for (int r = 0; r < f.runs; ++r) {
+      LedgerRun l = RunConcurrent(f, signer, w, n, threads);
+      rates.push_back(l.rate);
+      st = l.stats;
+    }
+    std::printf("%d concurrent Append() callers, %zu entries: %.0f appends/s (median); "
+                "last run: %llu batches, mean %.1f per batch, largest %llu\n",
+                threads, n, Median(rates), static_cast<unsigned long long>(st.batches_written),
+                static_cast<double>(st.entries_appended) / std::max<uint64_t>(1, st.batches_written),
+                static_cast<unsigned long long>(st.largest_batch));
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace trialog::storage
+
+int main(int argc, char** argv) { return trialog::storage::Main(argc, argv); }

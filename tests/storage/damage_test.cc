@@ -1,0 +1,371 @@
+// Damage: values changed directly in RocksDB behind the ledger's back are
+// found when the ledger opens and by Scrub, which name the first bad index
+// and the kind of damage. Also: a failing disk puts the ledger into a
+// failed state until it is reopened.
+
+#include <atomic>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/merkle/merkle.h"
+#include "core/util/bytes.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/write_batch.h"
+#include "storage/ledger.h"
+#include "storage/schema.h"
+#include "tests/storage/test_util.h"
+
+namespace trialog::storage {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace ::trialog::storage::testing;  // NOLINT
+
+constexpr uint64_t kSize = 40;
+
+// A ledger of kSize entries (genesis + notes on two streams, several
+// batches), closed.
+void Build(LedgerHarness& h) {
+  ASSERT_TRUE(h.Open().ok());
+  ASSERT_TRUE(h.ledger->Append(Genesis(h.admin)).ok());
+  std::vector<Admitted> batch;
+  for (uint64_t i = 1; i < kSize; ++i) {
+    batch.push_back(NoteEvent(h.admin, i % 2 ? "subject/A" : "subject/B", absl::StrCat(i)));
+    if (batch.size() == 7 || i + 1 == kSize) {
+      for (const auto& r : h.ledger->AppendAll(std::move(batch))) ASSERT_TRUE(r.ok());
+      batch.clear();
+    }
+  }
+  ASSERT_EQ(h.ledger->size(), kSize);
+  h.Shut();
+}
+
+// Opens the raw store for tampering.
+std::unique_ptr<Db> Raw(const LedgerHarness& h) {
+  DbOptions o;
+  o.dir = h.dir;
+  o.create_if_missing = false;
+  absl::StatusOr<std::unique_ptr<Db>> db = Db::Open(o);
+  EXPECT_TRUE(db.ok()) << db.status();
+  return db.ok() ? *std::move(db) : nullptr;
+}
+
+void Put(Db& db, Cf cf, const std::string& key, const std::string& value) {
+  ASSERT_TRUE(db.rocks()->Put(rocksdb::WriteOptions(), db.handle(cf), key, value).ok());
+}
+void Delete(Db& db, Cf cf, const std::string& key) {
+  ASSERT_TRUE(db.rocks()->Delete(rocksdb::WriteOptions(), db.handle(cf), key).ok());
+}
+
+// The open error (refused), then a damaged-mode open's Scrub report.
+struct Findings {
+  absl::Status open;
+  ScrubReport scrub;
+};
+Findings Inspect(LedgerHarness& h) {
+  Findings f;
+  f.open = h.Open();
+  EXPECT_FALSE(f.open.ok()) << "damage not found on open";
+  LedgerOptions o;
+  o.refuse_damaged = false;
+  absl::Status damaged = h.Open(o);
+  EXPECT_TRUE(damaged.ok()) << damaged;
+  if (!damaged.ok()) return f;
+  EXPECT_FALSE(h.ledger->health().ok());
+  absl::StatusOr<AppendResult> refused = h.ledger->Append(NoteEvent(h.admin, "subject/A", "x"));
+  EXPECT_EQ(refused.status().code(), h.ledger->health().code());
+  absl::StatusOr<ScrubReport> report = h.ledger->Scrub();
+  EXPECT_TRUE(report.ok()) << report.status();
+  if (report.ok()) f.scrub = *std::move(report);
+  EXPECT_FALSE(f.scrub.ok()) << "damage not found by Scrub";
+  h.Shut();
+  return f;
+}
+
+TEST(DamageTest, HealthyLedgerScrubsClean) {
+  LedgerHarness h;
+  Build(h);
+  ASSERT_TRUE(h.Open().ok());
+  uint64_t last_done = 0, last_total = 0;
+  absl::StatusOr<ScrubReport> r = h.ledger->Scrub([&](uint64_t done, uint64_t total) {
+    last_done = done;
+    last_total = total;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->ok()) << r->ToStatus();
+  EXPECT_EQ(r->size, kSize);
+  EXPECT_EQ(r->entries_checked, kSize);
+  // Perfect nodes of a 40-leaf tree: 40 + 20 + 10 + 5 + 2 + 1.
+  EXPECT_EQ(r->nodes_checked, 78u);
+  EXPECT_EQ(last_done, kSize);
+  EXPECT_EQ(last_total, kSize);
+}
+
+TEST(DamageTest, FlippedEntryByte) {
+  LedgerHarness h;
+  Build(h);
+  {
+    std::unique_ptr<Db> db = Raw(h);
+    absl::StatusOr<std::string> bytes = db->Get(Cf::kEntries, EntryKey(17));
+    ASSERT_TRUE(bytes.ok());
+    bytes->back() ^= 0x01;  // last byte of the envelope signature
+    Put(*db, Cf::kEntries, EntryKey(17), *bytes);
+  }
+  Findings f = Inspect(h);
+  EXPECT_EQ(f.open.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(f.open.message(), HasSubstr("at index 17: hash mismatch"));
+  EXPECT_THAT(f.open.message(), HasSubstr(h.dir));
+  ASSERT_FALSE(f.scrub.ok());
+  EXPECT_EQ(f.scrub.first().index, 17u);
+  EXPECT_EQ(f.scrub.first().kind, DamageKind::kHashMismatch);
+  // Entry 18 no longer links to the changed entry 17.
+  bool chain_break_at_18 = false;
+  for (const Damage& d : f.scrub.damages) {
+    chain_break_at_18 |= d.kind == DamageKind::kChainBreak && d.index == 18;
+  }
+  EXPECT_TRUE(chain_break_at_18);
+}
+
+TEST(DamageTest, ChangedInteriorNode) {
+  LedgerHarness h;
+  Build(h);
+  {
+    std::unique_ptr<Db> db = Raw(h);
+    // Node (2, 3) covers entries 12..15 and is not on the 40-leaf border.
+    Put(*db, Cf::kNodes, NodeKey({2, 3}), std::string(32, '\xab'));
+  }
+  Findings f = Inspect(h);
+  EXPECT_EQ(f.open.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(f.open.message(), HasSubstr("at index 12: node mismatch"));
+  ASSERT_FALSE(f.scrub.ok());
+  EXPECT_EQ(f.scrub.damage_count, 1u);
+  EXPECT_EQ(f.scrub.first().index, 12u);
+  EXPECT_EQ(f.scrub.first().kind, DamageKind::kNodeMismatch);
+  EXPECT_THAT(f.scrub.first().detail, HasSubstr("node (2, 3)"));
+}
+
+TEST(DamageTest, ChangedBorderNode) {
+  LedgerHarness h;
+  Build(h);
+  {
+    std::unique_ptr<Db> db = Raw(h);
+    // The border of 40 leaves is (5, 0) and (3, 4).
+    Put(*db, Cf::kNodes, NodeKey({3, 4}), std::string(32, '\x01'));
+  }
+  Findings f = Inspect(h);
+  EXPECT_EQ(f.open.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(f.open.message(), HasSubstr("right-border nodes"));
+  ASSERT_FALSE(f.scrub.ok());
+  EXPECT_EQ(f.scrub.first().index, 32u);
+  EXPECT_EQ(f.scrub.first().kind, DamageKind::kNodeMismatch);
+}
+
+TEST(DamageTest, ChangedLeafNode) {
+  LedgerHarness h;
+  Build(h);
+  {
+    std::unique_ptr<Db> db = Raw(h);
+    Put(*db, Cf::kNodes, NodeKey({0, 5}), std::string(32, '\x02'));
+  }
+  Findings f = Inspect(h);
+  EXPECT_THAT(f.open.message(), HasSubstr("at index 5: hash mismatch"));
+  EXPECT_EQ(f.scrub.first().index, 5u);
+  EXPECT_EQ(f.scrub.first().kind, DamageKind::kHashMismatch);
+  EXPECT_EQ(f.scrub.damage_count, 1u);  // the entries and their chain are intact
+}
+
+TEST(DamageTest, DeletedEntry) {
+  LedgerHarness h;
+  Build(h);
+  {
+    std::unique_ptr<Db> db = Raw(h);
+    Delete(*db, Cf::kEntries, EntryKey(23));
+  }
+  Findings f = Inspect(h);
+  EXPECT_EQ(f.open.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(f.open.message(), HasSubstr("at index 23: missing entry"));
+  EXPECT_EQ(f.scrub.first().index, 23u);
+  EXPECT_EQ(f.scrub.first().kind, DamageKind::kMissingEntry);
+}
+
+TEST(DamageTest, DeletedLastEntry) {
+  LedgerHarness h;
+  Build(h);
+  {
+    std::unique_ptr<Db> db = Raw(h);
+    Delete(*db, Cf::kEntries, EntryKey(kSize - 1));
+  }
+  Findings f = Inspect(h);
+  EXPECT_EQ(f.open.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(f.open.message(), HasSubstr("the last entry, 39, is missing"));
+  EXPECT_EQ(f.scrub.first().index, kSize - 1);
+  EXPECT_EQ(f.scrub.first().kind, DamageKind::kMissingEntry);
+}
+
+TEST(DamageTest, SeveralDamagesNameTheFirst) {
+  LedgerHarness h;
+  Build(h);
+  {
+    std::unique_ptr<Db> db = Raw(h);
+    Delete(*db, Cf::kEntries, EntryKey(30));
+    absl::StatusOr<std::string> bytes = db->Get(Cf::kEntries, EntryKey(12));
+    ASSERT_TRUE(bytes.ok());
+    (*bytes)[bytes->size() - 3] ^= 0x40;
+    Put(*db, Cf::kEntries, EntryKey(12), *bytes);
+  }
+  Findings f = Inspect(h);
+  EXPECT_THAT(f.open.message(), HasSubstr("at index 12: "));
+  EXPECT_EQ(f.scrub.first().index, 12u);
+  EXPECT_GE(f.scrub.damage_count, 2u);
+  EXPECT_THAT(f.scrub.ToStatus().message(), HasSubstr("more problems"));
+}
+
+TEST(DamageTest, EntryBeyondSizeAndMetaChanges) {
+  LedgerHarness h;
+  Build(h);
+  {
+    std::unique_ptr<Db> db = Raw(h);
+    absl::StatusOr<std::string> bytes = db->Get(Cf::kEntries, EntryKey(3));
+    Put(*db, Cf::kEntries, EntryKey(kSize), *bytes);
+  }
+  Findings f = Inspect(h);
+  EXPECT_THAT(f.open.message(), HasSubstr("beyond the stored size"));
+  EXPECT_EQ(f.scrub.first().kind, DamageKind::kMetaMismatch);
+  EXPECT_EQ(f.scrub.first().index, kSize);
+  {
+    std::unique_ptr<Db> db = Raw(h);
+    Delete(*db, Cf::kEntries, EntryKey(kSize));
+    Put(*db, Cf::kMeta, std::string(kMetaSize), EncodeBigEndian64(kSize - 1));
+  }
+  f = Inspect(h);
+  EXPECT_EQ(f.open.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(f.open.message(), HasSubstr("checkpoint is for size 40 but meta size is 39"));
+}
+
+TEST(DamageTest, ForgedCheckpointIsRefused) {
+  LedgerHarness h;
+  Build(h);
+  {
+    std::unique_ptr<Db> db = Raw(h);
+    absl::StatusOr<std::string> note = db->Get(Cf::kMeta, std::string(kMetaCheckpoint));
+    ASSERT_TRUE(note.ok());
+    // Change the size line "40" to "41": the signature no longer verifies.
+    const size_t at = note->find("\n40\n");
+    ASSERT_NE(at, std::string::npos);
+    (*note)[at + 2] = '1';
+    Put(*db, Cf::kMeta, std::string(kMetaCheckpoint), *note);
+  }
+  Findings f = Inspect(h);
+  EXPECT_EQ(f.open.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(f.open.message(), HasSubstr("checkpoint does not open"));
+  EXPECT_EQ(f.scrub.first().kind, DamageKind::kBadCheckpoint);
+}
+
+TEST(DamageTest, IndexRowsAreCheckedByScrub) {
+  LedgerHarness h;
+  Build(h);
+  std::string event_id;
+  {
+    std::unique_ptr<Db> db = Raw(h);
+    absl::StatusOr<std::string> bytes = db->Get(Cf::kEntries, EntryKey(5));
+    absl::StatusOr<ledger::ParsedEntry> e = ledger::ParseEntry(*bytes);
+    ASSERT_TRUE(e.ok());
+    event_id = e->envelope.event_id();
+    Delete(*db, Cf::kEventIds, event_id);
+    Put(*db, Cf::kStreamHeads, "subject/A", EncodeBigEndian64(7));
+  }
+  // Open does not read the index rows (documented); Scrub does.
+  ASSERT_TRUE(h.Open().ok());
+  absl::StatusOr<ScrubReport> r = h.ledger->Scrub();
+  ASSERT_TRUE(r.ok());
+  ASSERT_FALSE(r->ok());
+  EXPECT_EQ(r->first().index, 5u);
+  EXPECT_EQ(r->first().kind, DamageKind::kIndexMismatch);
+  EXPECT_EQ(r->damage_count, 2u);
+  EXPECT_THAT(r->damages[1].detail, HasSubstr("stream_heads says stream subject/A is at version 7"));
+}
+
+// An Env whose WAL files fail every write once `fail` is set.
+class FailingFile : public rocksdb::WritableFileWrapper {
+ public:
+  FailingFile(std::unique_ptr<rocksdb::WritableFile> target, std::atomic<bool>* fail)
+      : rocksdb::WritableFileWrapper(target.get()), owned_(std::move(target)), fail_(fail) {}
+  rocksdb::Status Append(const rocksdb::Slice& data) override {
+    if (*fail_) return rocksdb::Status::IOError("injected fault: WAL append");
+    return rocksdb::WritableFileWrapper::Append(data);
+  }
+  rocksdb::Status Append(const rocksdb::Slice& data,
+                         const rocksdb::DataVerificationInfo& info) override {
+    if (*fail_) return rocksdb::Status::IOError("injected fault: WAL append");
+    return rocksdb::WritableFileWrapper::Append(data, info);
+  }
+  rocksdb::Status Sync() override {
+    if (*fail_) return rocksdb::Status::IOError("injected fault: WAL sync");
+    return rocksdb::WritableFileWrapper::Sync();
+  }
+  rocksdb::Status Fsync() override {
+    if (*fail_) return rocksdb::Status::IOError("injected fault: WAL fsync");
+    return rocksdb::WritableFileWrapper::Fsync();
+  }
+
+ private:
+  std::unique_ptr<rocksdb::WritableFile> owned_;
+  std::atomic<bool>* fail_;
+};
+
+class FailingEnv : public rocksdb::EnvWrapper {
+ public:
+  FailingEnv() : rocksdb::EnvWrapper(rocksdb::Env::Default()) {}
+  const char* Name() const override { return "FailingEnv"; }
+  rocksdb::Status NewWritableFile(const std::string& name,
+                                  std::unique_ptr<rocksdb::WritableFile>* result,
+                                  const rocksdb::EnvOptions& options) override {
+    rocksdb::Status s = target()->NewWritableFile(name, result, options);
+    if (s.ok() && absl::EndsWith(name, ".log")) {
+      *result = std::make_unique<FailingFile>(std::move(*result), &fail);
+    }
+    return s;
+  }
+  std::atomic<bool> fail{false};
+};
+
+TEST(FaultTest, FailedWriteFailsTheLedgerUntilReopened) {
+  LedgerHarness h;
+  FailingEnv env;
+  LedgerOptions o;
+  o.env = &env;
+  ASSERT_TRUE(h.Open(o).ok());
+  ASSERT_TRUE(h.ledger->Append(Genesis(h.admin)).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(h.ledger->Append(NoteEvent(h.admin, "s/A", "x")).ok());
+  const std::string root = h.ledger->root();
+
+  env.fail = true;
+  std::vector<absl::StatusOr<AppendResult>> batch = h.ledger->AppendAll(
+      {NoteEvent(h.admin, "s/A", "lost 1"), NoteEvent(h.admin, "s/A", "lost 2")});
+  for (const auto& r : batch) {
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+    EXPECT_THAT(r.status().message(), HasSubstr("injected fault"));
+  }
+  env.fail = false;  // even with the disk back, the ledger stays failed
+  absl::StatusOr<AppendResult> after = h.ledger->Append(NoteEvent(h.admin, "s/A", "after"));
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(after.status().message(), HasSubstr("until reopened"));
+  EXPECT_EQ(h.ledger->size(), 4u);
+  EXPECT_EQ(h.ledger->root(), root);
+  h.Shut();
+
+  ASSERT_TRUE(h.Open().ok());
+  EXPECT_EQ(h.ledger->size(), 4u);
+  EXPECT_EQ(h.ledger->root(), root);
+  absl::StatusOr<AppendResult> again = h.ledger->Append(NoteEvent(h.admin, "s/A", "again"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->index, 4u);
+  EXPECT_EQ(again->stream_version, 4u);
+}
+
+}  // namespace
+}  // namespace trialog::storage

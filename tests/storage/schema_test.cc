@@ -1,0 +1,188 @@
+// The storage layout (keys documented in storage/schema.h), the RocksDB →
+// absl status mapping, and the node store checked against published Merkle
+// vectors (golang.org/x/mod/sumdb/tlog and transparency-dev/merkle).
+
+#include <fstream>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "core/merkle/merkle.h"
+#include "core/util/bytes.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "rocksdb/db.h"
+#include "rocksdb/status.h"
+#include "rocksdb/write_batch.h"
+#include "storage/node_store.h"
+#include "storage/rocks_status.h"
+#include "storage/schema.h"
+#include "tests/storage/test_util.h"
+
+namespace trialog::storage {
+namespace {
+
+nlohmann::json LoadVectors(const std::string& relative) {
+  std::ifstream in(std::string(TRIALOG_VECTORS_DIR) + "/" + relative);
+  EXPECT_TRUE(in.good()) << "missing vector file " << relative;
+  return nlohmann::json::parse(in);
+}
+
+std::string FromBase64(const std::string& b64) {
+  absl::StatusOr<std::string> bytes = Base64Decode(b64);
+  EXPECT_TRUE(bytes.ok()) << b64;
+  return bytes.ok() ? *bytes : std::string();
+}
+
+TEST(SchemaTest, KeysAreBigEndianAndOrdered) {
+  EXPECT_EQ(HexEncode(EntryKey(0x0102)), "0000000000000102");
+  EXPECT_EQ(HexEncode(NodeKey({3, 5})), "000000030000000000000005");
+  EXPECT_EQ(StreamKey("s/A", 2), std::string("s/A\0\0\0\0\0\0\0\0\x02", 12));
+  EXPECT_EQ(StreamPrefix("s/A"), std::string("s/A\0", 4));
+  EXPECT_LT(EntryKey(255), EntryKey(256));
+  EXPECT_LT(NodeKey({0, ~uint64_t{0}}), NodeKey({1, 0}));
+  // One stream's keys never interleave with a longer stream id's.
+  EXPECT_LT(StreamKey("s/A", ~uint64_t{0}), StreamKey("s/AB", 0));
+
+  absl::StatusOr<merkle::NodeId> id = DecodeNodeKey(NodeKey({7, 99}));
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(*id, (merkle::NodeId{7, 99}));
+  EXPECT_EQ(*DecodeEntryKey(EntryKey(42)), 42u);
+  EXPECT_EQ(DecodeEntryKey("short").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeNodeKey("short").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeU64Value("1234567", "x").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(CheckHashValue(std::string(31, 'a'), "x").code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ValidateStreamId(std::string("a\0b", 3)).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateStreamId("").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ValidateStreamId("subject/RU-01-0007").ok());
+}
+
+TEST(RocksStatusTest, MapsEveryCode) {
+  struct Case {
+    rocksdb::Status in;
+    absl::StatusCode want;
+  };
+  const Case cases[] = {
+      {rocksdb::Status::NotFound("k"), absl::StatusCode::kNotFound},
+      {rocksdb::Status::Corruption("block checksum mismatch"), absl::StatusCode::kDataLoss},
+      {rocksdb::Status::NotSupported("x"), absl::StatusCode::kUnimplemented},
+      {rocksdb::Status::InvalidArgument("x"), absl::StatusCode::kInvalidArgument},
+      {rocksdb::Status::IOError("x"), absl::StatusCode::kUnavailable},
+      {rocksdb::Status::NoSpace("x"), absl::StatusCode::kResourceExhausted},
+      {rocksdb::Status::TimedOut("x"), absl::StatusCode::kDeadlineExceeded},
+      {rocksdb::Status::Aborted("x"), absl::StatusCode::kAborted},
+      {rocksdb::Status::Busy("x"), absl::StatusCode::kUnavailable},
+      {rocksdb::Status::TryAgain("x"), absl::StatusCode::kUnavailable},
+      {rocksdb::Status::ShutdownInProgress("x"), absl::StatusCode::kUnavailable},
+      {rocksdb::Status::Incomplete("x"), absl::StatusCode::kUnavailable},
+      {rocksdb::Status::MergeInProgress("x"), absl::StatusCode::kInternal},
+      {rocksdb::Status::ColumnFamilyDropped("x"), absl::StatusCode::kFailedPrecondition},
+  };
+  for (const Case& c : cases) {
+    absl::Status s = FromRocks(c.in, "doing it");
+    EXPECT_EQ(s.code(), c.want) << c.in.ToString();
+    EXPECT_EQ(s.message(), absl::StrCat("doing it: ", c.in.ToString()));
+  }
+  EXPECT_TRUE(FromRocks(rocksdb::Status::OK(), "x").ok());
+}
+
+// Writes the perfect nodes of a tree over `leaf_hashes` into `db`, as the
+// sequencer does (one WriteBatch per `batch` leaves).
+void StoreTree(Db& db, const std::vector<std::string>& leaf_hashes, size_t batch) {
+  merkle::CompactTree tree;
+  rocksdb::WriteBatch w;
+  for (size_t i = 0; i < leaf_hashes.size(); ++i) {
+    tree.Append(leaf_hashes[i], [&](merkle::NodeId id, absl::string_view h) {
+      const std::string key = NodeKey(id);
+      w.Put(db.handle(Cf::kNodes), rocksdb::Slice(key), rocksdb::Slice(h.data(), h.size()));
+    });
+    if ((i + 1) % batch == 0 || i + 1 == leaf_hashes.size()) {
+      ASSERT_TRUE(db.Write(&w, /*sync=*/false).ok());
+      w.Clear();
+    }
+  }
+}
+
+TEST(NodeStoreTest, ProofsFromStoredNodesMatchTlogVectors) {
+  const nlohmann::json doc = LoadVectors("merkle/tlog-generated-bytes-1..64.json");
+  testing::TempDir tmp;
+  absl::StatusOr<std::unique_ptr<Db>> db = Db::Open(DbOptions{tmp.path() + "/db"});
+  ASSERT_TRUE(db.ok()) << db.status();
+  std::vector<std::string> leaves;
+  for (const auto& leaf : doc["leaves"]) {
+    absl::StatusOr<std::string> data = HexDecode(leaf["dataHex"].get<std::string>());
+    ASSERT_TRUE(data.ok());
+    leaves.push_back(merkle::HashLeaf(*data));
+    EXPECT_EQ(leaves.back(), FromBase64(leaf["leafHash"]));
+  }
+  ASSERT_EQ(leaves.size(), 64u);
+  StoreTree(**db, leaves, 5);
+  NodeStore nodes(db->get());
+  ASSERT_TRUE(nodes.Load(64).ok());
+
+  for (const auto& r : doc["roots"]) {
+    absl::StatusOr<std::string> root = merkle::RootAt(nodes, r["size"].get<uint64_t>());
+    ASSERT_TRUE(root.ok()) << root.status();
+    EXPECT_EQ(*root, FromBase64(r["root"])) << "size " << r["size"];
+  }
+  int checked = 0;
+  for (const auto& t : doc["inclusion"]) {
+    absl::StatusOr<std::vector<std::string>> proof =
+        merkle::InclusionProof(nodes, t["leafIdx"].get<uint64_t>(), t["treeSize"].get<uint64_t>());
+    ASSERT_TRUE(proof.ok()) << proof.status();
+    std::vector<std::string> want;
+    for (const auto& h : t["proof"]) want.push_back(FromBase64(h));
+    EXPECT_EQ(*proof, want) << "leaf " << t["leafIdx"] << " size " << t["treeSize"];
+    ++checked;
+  }
+  for (const auto& t : doc["consistency"]) {
+    absl::StatusOr<std::vector<std::string>> proof =
+        merkle::ConsistencyProof(nodes, t["size1"].get<uint64_t>(), t["size2"].get<uint64_t>());
+    ASSERT_TRUE(proof.ok()) << proof.status();
+    std::vector<std::string> want;
+    for (const auto& h : t["proof"]) want.push_back(FromBase64(h));
+    EXPECT_EQ(*proof, want) << t["size1"] << " -> " << t["size2"];
+    ++checked;
+  }
+  EXPECT_EQ(checked, 4160);
+  EXPECT_EQ(nodes.GetNode({0, 64}).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(NodeStoreTest, CachedUpperLevelsGiveGoldenRootsOfBigTrees) {
+  const nlohmann::json doc = LoadVectors("merkle/compact-range-golden-roots.json");
+  uint64_t max_size = 0;
+  for (const auto& v : doc["vectors"]) max_size = std::max(max_size, v["size"].get<uint64_t>());
+  ASSERT_GE(max_size, 1u << 12);  // deep enough for the cached levels (>= 8)
+  std::vector<std::string> leaves;
+  for (uint64_t i = 0; i < max_size; ++i) {
+    const char data[2] = {static_cast<char>(i & 0xff), static_cast<char>((i >> 8) & 0xff)};
+    leaves.push_back(merkle::HashLeaf(absl::string_view(data, 2)));
+  }
+  testing::TempDir tmp;
+  absl::StatusOr<std::unique_ptr<Db>> db = Db::Open(DbOptions{tmp.path() + "/db"});
+  ASSERT_TRUE(db.ok()) << db.status();
+  StoreTree(**db, leaves, 1000);
+
+  NodeStore loaded(db->get());  // upper levels from memory
+  ASSERT_TRUE(loaded.Load(max_size).ok());
+  NodeStore cold(db->get());    // everything from RocksDB
+  for (const auto& v : doc["vectors"]) {
+    const uint64_t size = v["size"].get<uint64_t>();
+    if (size == 0) continue;
+    const std::string want = FromBase64(v["root"]);
+    absl::StatusOr<std::string> a = merkle::RootAt(loaded, size);
+    absl::StatusOr<std::string> b = merkle::RootAt(cold, size);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(*a, want) << "size " << size;
+    EXPECT_EQ(*b, want) << "size " << size;
+  }
+  // A node removed from the store is reported on Load.
+  ASSERT_TRUE((*db)->rocks()->Delete(rocksdb::WriteOptions(), (*db)->handle(Cf::kNodes),
+                                     rocksdb::Slice(NodeKey({9, 3}))).ok());
+  NodeStore broken(db->get());
+  absl::Status s = broken.Load(max_size);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("node (9, 3)"), absl::string_view::npos) << s;
+}
+
+}  // namespace
+}  // namespace trialog::storage
