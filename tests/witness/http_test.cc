@@ -4,6 +4,8 @@
 // the cosignatures verify under the spec's message format, checked by
 // core/note and independently by PyNaCl (python3-nacl).
 
+#include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -321,6 +323,69 @@ TEST(WitnessHttpServerTest, RefusesBadListenAddresses) {
   same.listen = absl::StrCat("127.0.0.1:", (*a)->port());
   EXPECT_EQ(WitnessHttpServer::Start(same, witness->get()).status().code(),
             absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace trialog::witness
+
+namespace trialog::witness {
+namespace {
+
+// Figures for the report (not a test: run with
+// --gtest_also_run_disabled_tests --gtest_filter=*Figures*). One witness,
+// sequential add-checkpoint requests over loopback HTTP, each growing the
+// ledger by one entry (a consistency proof, an Ed25519 verification, a
+// cosignature and an fsynced store per request).
+TEST(WitnessFigures, DISABLED_SequentialAddCheckpointLatency) {
+  ScratchDir dir;
+  TestLedger ledger(note::NoteSigner(kLedgerName, crypto::SigningKey::Generate()));
+  WitnessOptions o;
+  o.dir = dir / "w";
+  o.name = "w.example";
+  o.logs = {LogConfig{kLedgerName, {ledger.signer().verifier()}}};
+  auto witness = Witness::Open(std::move(o), crypto::SigningKey::Generate());
+  ASSERT_TRUE(witness.ok());
+  HttpServerOptions http;
+  http.listen = "127.0.0.1:0";
+  auto server = WitnessHttpServer::Start(http, witness->get());
+  ASSERT_TRUE(server.ok());
+  auto client = WitnessClient::Create((*server)->url());
+  ASSERT_TRUE(client.ok());
+  ledger.Append(1000);
+  ASSERT_TRUE((*client)->AddCheckpoint(ledger.Request(0)).ok());
+  constexpr int kRequests = 300;
+  std::vector<AddCheckpointRequest> requests;
+  for (int i = 0; i < kRequests; ++i) {
+    const uint64_t old = ledger.size();
+    ledger.Append(1);
+    requests.push_back(ledger.Request(old));
+  }
+  std::vector<double> ms;
+  for (const AddCheckpointRequest& r : requests) {
+    const absl::Time start = absl::Now();
+    ASSERT_TRUE((*client)->AddCheckpoint(r).ok());
+    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+  }
+  std::sort(ms.begin(), ms.end());
+  double total = 0;
+  for (double m : ms) total += m;
+  std::printf("add-checkpoint over HTTP, %d sequential requests: mean %.2f ms, p50 %.2f ms, "
+              "p99 %.2f ms, %.0f requests/s\n",
+              kRequests, total / kRequests, ms[kRequests / 2], ms[kRequests * 99 / 100],
+              1000.0 * kRequests / total);
+  // In process (no HTTP), the same work.
+  ledger.Append(1);
+  const uint64_t base = ledger.size();
+  std::vector<AddCheckpointRequest> more;
+  for (int i = 0; i < kRequests; ++i) {
+    const uint64_t old = i == 0 ? base - 1 : ledger.size();
+    if (i > 0) ledger.Append(1);
+    more.push_back(ledger.Request(old));
+  }
+  const absl::Time start = absl::Now();
+  for (const AddCheckpointRequest& r : more) ASSERT_TRUE((*witness)->AddCheckpoint(r).ok());
+  std::printf("AddCheckpoint in process: %.2f ms each\n",
+              absl::ToDoubleMilliseconds(absl::Now() - start) / kRequests);
 }
 
 }  // namespace
