@@ -7,23 +7,21 @@
 #include <cstdint>
 #include <string>
 
+#include "core/ledger/admission.h"
 #include "trialog/v1/ledger.pb.h"
 
 namespace trialog::storage {
 
 // An envelope the caller has already parsed and whose signature it has
-// already verified (in parallel, before the sequencer).
+// already verified (in parallel, before the sequencer): exactly what
+// ledger::PrepareAdmission + ledger::VerifyAdmission (or ledger::Admit)
+// produce — signed_envelope, envelope, verified_key.
 // REQUIRES: `envelope` is the parse of `signed_envelope.envelope()` and the
-// signature verifies under `verified_key`; the sequencer trusts both.
-struct Admitted {
-  v1::SignedEnvelope signed_envelope;
-  v1::Envelope envelope;
-  // The 32-byte Ed25519 key the signature was checked with. The sequencer
-  // re-checks that the principal registry still names this key for the
-  // actor (or, for a Genesis envelope at index 0, that it is the first
-  // admin's key in the payload).
-  std::string verified_key;
-};
+// signature verifies under `verified_key` (the 32-byte key); the sequencer
+// trusts both. It re-checks that the principal registry still names
+// `verified_key` for the actor (or, for a Genesis envelope at index 0, that
+// it is the first admin's key in the payload).
+using Admitted = ledger::AdmittedEnvelope;
 
 // The answer to one successful append (or idempotent repeat).
 struct AppendResult {

@@ -271,8 +271,6 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
   w.Put(db_->handle(Cf::kEventIds), ToSlice(stored_env.event_id()), ToSlice(index_value));
   w.Put(db_->handle(Cf::kStreams), ToSlice(StreamKey(stored_env.stream_id(), version + 1)),
         ToSlice(index_value));
-  w.Put(db_->handle(Cf::kStreamHeads), ToSlice(stored_env.stream_id()),
-        ToSlice(EncodeBigEndian64(version + 1)));
   batch.event_ids[stored_env.event_id()] = position;
   batch.stream_versions[stored_env.stream_id()] = version + 1;
   ++batch.appended;
@@ -327,6 +325,10 @@ void Sequencer::ProcessBatch(std::vector<Request>& requests) {
       const std::string size_value = EncodeBigEndian64(chain_.size);
       const std::string recorded_value =
           EncodeBigEndian64(static_cast<uint64_t>(chain_.last_recorded_at));
+      // One stream_heads row per stream the batch touched.
+      for (const auto& [stream, version] : batch.stream_versions) {
+        w.Put(db_->handle(Cf::kStreamHeads), ToSlice(stream), ToSlice(EncodeBigEndian64(version)));
+      }
       w.Put(meta, ToSlice(kMetaSize), ToSlice(size_value));
       w.Put(meta, ToSlice(kMetaHead), ToSlice(chain_.head));
       w.Put(meta, ToSlice(kMetaRoot), ToSlice(root));

@@ -362,7 +362,7 @@ int Main(int argc, char** argv) {
               "ratio", "runs: ledger | raw");
   double replay = 0;
   for (size_t batch : {size_t{1}, size_t{8}, size_t{64}, size_t{512}}) {
-    const size_t n = std::min(f.entries, batch == 1 ? size_t{3000} : batch == 8 ? size_t{12000} : f.entries);
+    const size_t n = std::min(f.entries, batch == 1 ? size_t{1500} : batch == 8 ? size_t{8000} : f.entries);
     std::vector<double> ledger_rates, raw_rates, replay_rates;
     double entry_size = 0;
     LedgerRun last;

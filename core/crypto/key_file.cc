@@ -29,12 +29,12 @@ static_assert(kKeyFileMaxMemLimit == crypto_pwhash_argon2id_MEMLIMIT_SENSITIVE);
 constexpr absl::string_view kMagic = "trialog-key-v1";
 constexpr absl::string_view kKdfName = "argon2id13";
 constexpr size_t kMaxNameSize = 256;
-constexpr size_t kSaltSize = crypto_pwhash_SALTBYTES;                    // 16
-constexpr size_t kNonceSize = crypto_secretbox_NONCEBYTES;               // 24
-constexpr size_t kBoxKeySize = crypto_secretbox_KEYBYTES;                // 32
-constexpr size_t kPlainSize = kSeedSize + kSha256Size;                   // 64
-constexpr size_t kBoxSize = crypto_secretbox_MACBYTES + kPlainSize;      // 80
-constexpr off_t kMaxFileSize = 4096;  // a v1 file is about 330 bytes
+constexpr size_t kSaltSize = crypto_pwhash_SALTBYTES;                // 16
+constexpr size_t kNonceSize = crypto_secretbox_NONCEBYTES;           // 24
+constexpr size_t kBoxKeySize = crypto_secretbox_KEYBYTES;            // 32
+constexpr size_t kPlainSize = kSeedSize + kSha256Size;               // 64
+constexpr size_t kBoxSize = crypto_secretbox_MACBYTES + kPlainSize;  // 80
+constexpr off_t kMaxFileSize = 4096;                                 // a v1 file is about 330 bytes
 static_assert(crypto_pwhash_SALTBYTES == 16 && crypto_secretbox_NONCEBYTES == 24 &&
               crypto_secretbox_KEYBYTES == 32 && crypto_secretbox_MACBYTES == 16);
 
@@ -68,8 +68,7 @@ absl::Status CheckName(absl::string_view name) {
   }
   for (char c : name) {
     if (c < 0x21 || c > 0x7E || c == '+') {
-      return absl::InvalidArgumentError(
-          "key name must be printable ASCII without spaces or '+'");
+      return absl::InvalidArgumentError("key name must be printable ASCII without spaces or '+'");
     }
   }
   return absl::OkStatus();
@@ -77,13 +76,13 @@ absl::Status CheckName(absl::string_view name) {
 
 absl::Status CheckParams(unsigned long long opslimit, size_t memlimit) {
   if (opslimit < kArgon2OpsLimitMin || opslimit > kKeyFileMaxOpsLimit) {
-    return absl::InvalidArgumentError(absl::StrCat("Argon2id opslimit ", opslimit,
-                                                   " is outside 1..", kKeyFileMaxOpsLimit));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Argon2id opslimit ", opslimit, " is outside 1..", kKeyFileMaxOpsLimit));
   }
   if (memlimit < kArgon2MemLimitMin || memlimit > kKeyFileMaxMemLimit) {
-    return absl::InvalidArgumentError(absl::StrCat("Argon2id memlimit ", memlimit,
-                                                   " is outside ", kArgon2MemLimitMin, "..",
-                                                   kKeyFileMaxMemLimit, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat("Argon2id memlimit ", memlimit, " is outside ",
+                                                   kArgon2MemLimitMin, "..", kKeyFileMaxMemLimit,
+                                                   " bytes"));
   }
   return absl::OkStatus();
 }
@@ -259,14 +258,12 @@ absl::Status WriteKeyFile(const std::string& path, absl::string_view name, const
 
   const std::string salt = RandomBytes(kSaltSize);
   const std::string nonce = RandomBytes(kNonceSize);
-  const std::string header =
-      absl::StrCat(kMagic, "\n", "name ", name, "\n", "public ", Base64Encode(key.public_key()),
-                   "\n", "kdf ", kKdfName, " ", params.opslimit, " ", params.memlimit, " ",
-                   Base64Encode(salt), "\n");
+  const std::string header = absl::StrCat(
+      kMagic, "\n", "name ", name, "\n", "public ", Base64Encode(key.public_key()), "\n", "kdf ",
+      kKdfName, " ", params.opslimit, " ", params.memlimit, " ", Base64Encode(salt), "\n");
 
   SecretBytes<kBoxKeySize> box_key;
-  TRIALOG_RETURN_IF_ERROR(
-      DeriveKey(passphrase, salt, params.opslimit, params.memlimit, &box_key));
+  TRIALOG_RETURN_IF_ERROR(DeriveKey(passphrase, salt, params.opslimit, params.memlimit, &box_key));
   SecretBytes<kPlainSize> plain;
   {
     std::string seed = key.seed();

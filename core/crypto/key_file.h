@@ -50,10 +50,10 @@
 namespace trialog::crypto {
 
 // libsodium's Argon2id limits (checked against sodium.h in key_file.cc).
-inline constexpr unsigned long long kArgon2OpsLimitMin = 1;          // crypto_pwhash_argon2id_OPSLIMIT_MIN
-inline constexpr size_t kArgon2MemLimitMin = 8192;                   // crypto_pwhash_argon2id_MEMLIMIT_MIN
+inline constexpr unsigned long long kArgon2OpsLimitMin = 1;  // crypto_pwhash_argon2id_OPSLIMIT_MIN
+inline constexpr size_t kArgon2MemLimitMin = 8192;           // crypto_pwhash_argon2id_MEMLIMIT_MIN
 inline constexpr unsigned long long kArgon2OpsLimitInteractive = 2;  // ..._OPSLIMIT_INTERACTIVE
-inline constexpr size_t kArgon2MemLimitInteractive = 67108864;       // ..._MEMLIMIT_INTERACTIVE (64 MiB)
+inline constexpr size_t kArgon2MemLimitInteractive = 67108864;  // ..._MEMLIMIT_INTERACTIVE (64 MiB)
 // Upper bounds accepted in a key file, so that a damaged or hostile file
 // cannot make LoadKeyFile run for minutes or exhaust memory.
 inline constexpr unsigned long long kKeyFileMaxOpsLimit = 32;

@@ -18,8 +18,8 @@ absl::StatusOr<uint64_t> ParseTreeSize(absl::string_view s) {
   if (s.empty()) return absl::InvalidArgumentError("checkpoint tree size (line 2) is empty");
   for (char c : s) {
     if (c < '0' || c > '9') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "checkpoint tree size ", QuoteForError(s), " is not a decimal number"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("checkpoint tree size ", QuoteForError(s), " is not a decimal number"));
     }
   }
   if (s.size() > 1 && s[0] == '0') {
@@ -63,9 +63,9 @@ absl::StatusOr<Checkpoint> ParseCheckpoint(absl::string_view text) {
   TRIALOG_ASSIGN_OR_RETURN(c.size, ParseTreeSize(lines[1]));
   absl::StatusOr<std::string> root = Base64Decode(lines[2]);
   if (!root.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "checkpoint root hash (line 3) is not canonical standard base64: ",
-        QuoteForError(lines[2])));
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint root hash (line 3) is not canonical standard base64: ",
+                     QuoteForError(lines[2])));
   }
   if (root->size() != crypto::kSha256Size) {
     return absl::InvalidArgumentError(absl::StrCat("checkpoint root hash is ", root->size(),

@@ -76,9 +76,8 @@ absl::StatusOr<std::vector<Cosignature>> VerifyCosignatures(
     if (it == by_id.end()) continue;
     const std::string label = absl::StrFormat("%s+%08x", sig.name, sig.key_id);
     if (sig.signature.size() != kCosignatureSize) {
-      return absl::InvalidArgumentError(absl::StrCat("cosignature by ", label, " is ",
-                                                     sig.signature.size(),
-                                                     " bytes; expected 8 + 64"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cosignature by ", label, " is ", sig.signature.size(), " bytes; expected 8 + 64"));
     }
     const uint64_t timestamp = DecodeBigEndian64(sig.signature.substr(0, kTimestampSize));
     if (timestamp > kMaxTimestamp) {
@@ -87,8 +86,7 @@ absl::StatusOr<std::vector<Cosignature>> VerifyCosignatures(
     }
     if (!crypto::Verify(it->second->public_key, CosignatureMessage(note.text, timestamp),
                         sig.signature.substr(kTimestampSize))) {
-      return absl::UnauthenticatedError(
-          absl::StrCat("cosignature by ", label, " does not verify"));
+      return absl::UnauthenticatedError(absl::StrCat("cosignature by ", label, " does not verify"));
     }
     if (seen.insert(it->first).second) out.push_back(Cosignature{sig.name, sig.key_id, timestamp});
   }

@@ -65,8 +65,8 @@ struct Cosignature {
 // timestamp exceeds 2^63 - 1, or the cosigner list is invalid;
 // UNAUTHENTICATED if a matching signature does not verify. Quorum policy
 // (how many are enough) is the caller's.
-absl::StatusOr<std::vector<Cosignature>> VerifyCosignatures(
-    const OpenedNote& note, const std::vector<Cosigner>& cosigners);
+absl::StatusOr<std::vector<Cosignature>> VerifyCosignatures(const OpenedNote& note,
+                                                            const std::vector<Cosigner>& cosigners);
 
 }  // namespace trialog::note
 

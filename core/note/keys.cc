@@ -127,9 +127,7 @@ std::string FormatVerifierKey(absl::string_view name, absl::string_view public_k
 NoteSigner::NoteSigner(std::string name, crypto::SigningKey key)
     : name_(std::move(name)), key_(std::move(key)), key_id_(KeyId(name_, key_.public_key())) {}
 
-std::string NoteSigner::verifier_key() const {
-  return FormatVerifierKey(name_, key_.public_key());
-}
+std::string NoteSigner::verifier_key() const { return FormatVerifierKey(name_, key_.public_key()); }
 
 Verifier NoteSigner::verifier() const { return Verifier{name_, key_id_, key_.public_key()}; }
 
@@ -138,8 +136,7 @@ absl::StatusOr<NoteSigner> ParseGoPrivateKey(absl::string_view skey) {
     return absl::InvalidArgumentError("private key does not start with \"PRIVATE+KEY+\"");
   }
   absl::string_view name, rest, hex, b64;
-  if (!CutPlus(skey.substr(kPrivateKeyPrefix.size()), &name, &rest) ||
-      !CutPlus(rest, &hex, &b64)) {
+  if (!CutPlus(skey.substr(kPrivateKeyPrefix.size()), &name, &rest) || !CutPlus(rest, &hex, &b64)) {
     return absl::InvalidArgumentError(
         "private key is not PRIVATE+KEY+name+hex8(id)+base64(0x01||seed)");
   }
@@ -153,8 +150,7 @@ absl::StatusOr<NoteSigner> ParseGoPrivateKey(absl::string_view skey) {
   NoteSigner signer(std::string(name), *std::move(key));
   if (signer.key_id() != id) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "private key id %08x does not match the id %08x of its public key", id,
-        signer.key_id()));
+        "private key id %08x does not match the id %08x of its public key", id, signer.key_id()));
   }
   return signer;
 }

@@ -31,14 +31,14 @@ std::string KeyLabel(absl::string_view name, uint32_t id) {
 absl::StatusOr<ParsedLine> ParseSignatureLine(absl::string_view line, size_t number) {
   if (line.substr(0, kSigPrefix.size()) != kSigPrefix) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "signature line ", number, " does not start with U+2014 (em dash) and a space: ",
-        QuoteForError(line, 32)));
+        "signature line ", number,
+        " does not start with U+2014 (em dash) and a space: ", QuoteForError(line, 32)));
   }
   line.remove_prefix(kSigPrefix.size());
   const size_t space = line.find(' ');
   if (space == absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "signature line ", number, " has no space between key name and signature"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("signature line ", number, " has no space between key name and signature"));
   }
   const absl::string_view name = line.substr(0, space);
   const absl::string_view b64 = line.substr(space + 1);
@@ -47,13 +47,13 @@ absl::StatusOr<ParsedLine> ParseSignatureLine(absl::string_view line, size_t num
   }
   absl::StatusOr<std::string> raw = Base64Decode(b64);
   if (!raw.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "signature line ", number, ": signature is not canonical standard base64"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("signature line ", number, ": signature is not canonical standard base64"));
   }
   if (raw->size() <= kKeyIdSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "signature line ", number, ": signature is ", raw->size(),
-        " bytes; need a 4-byte key id and at least 1 signature byte"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("signature line ", number, ": signature is ", raw->size(),
+                     " bytes; need a 4-byte key id and at least 1 signature byte"));
   }
   uint32_t id = 0;
   for (size_t i = 0; i < kKeyIdSize; ++i) id = (id << 8) | static_cast<uint8_t>((*raw)[i]);
@@ -70,14 +70,14 @@ absl::StatusOr<KnownMap> IndexKnown(const std::vector<Verifier>& known) {
       return absl::InvalidArgumentError(absl::StrCat("known verifier ", i, ": ", s.message()));
     }
     if (v.public_key.size() != crypto::kPublicKeySize) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "known verifier ", i, " (", v.name, "): public key is ", v.public_key.size(),
-          " bytes, Ed25519 needs 32"));
+      return absl::InvalidArgumentError(absl::StrCat("known verifier ", i, " (", v.name,
+                                                     "): public key is ", v.public_key.size(),
+                                                     " bytes, Ed25519 needs 32"));
     }
     if (KeyId(v.name, v.public_key) != v.key_id) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "known verifier %d (%s): key id %08x does not match its name and key", i, v.name,
-          v.key_id));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("known verifier %d (%s): key id %08x does not match its name and key", i,
+                          v.name, v.key_id));
     }
     auto [it, inserted] = map.emplace(std::make_pair(v.name, v.key_id), &v);
     if (!inserted && it->second->public_key != v.public_key) {
@@ -92,7 +92,8 @@ absl::StatusOr<KnownMap> IndexKnown(const std::vector<Verifier>& known) {
 
 absl::Status CheckNoteText(absl::string_view text) {
   if (text.empty()) return absl::InvalidArgumentError("note text is empty");
-  if (text.back() != '\n') return absl::InvalidArgumentError("note text does not end with a newline");
+  if (text.back() != '\n')
+    return absl::InvalidArgumentError("note text does not end with a newline");
   return CheckNoteChars(text);
 }
 
@@ -166,8 +167,8 @@ absl::StatusOr<OpenedNote> OpenNote(absl::string_view note, const std::vector<Ve
     if (seen_known.insert(it->first).second) opened.verified.push_back(std::move(p.sig));
   }
   if (opened.verified.empty()) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "no signature by a known key (", opened.unverified.size(), " by unknown keys)"));
+    return absl::UnauthenticatedError(absl::StrCat("no signature by a known key (",
+                                                   opened.unverified.size(), " by unknown keys)"));
   }
   opened.text = std::string(text);
   return opened;

@@ -63,9 +63,9 @@ struct NoteSignature {
 
 // A note whose text is authenticated by at least one known key.
 struct OpenedNote {
-  std::string text;                      // the signed text, ends with "\n"
-  std::vector<NoteSignature> verified;   // by known keys, each verified; in note order
-  std::vector<NoteSignature> unverified; // by unknown keys (not checked); duplicates dropped
+  std::string text;                       // the signed text, ends with "\n"
+  std::vector<NoteSignature> verified;    // by known keys, each verified; in note order
+  std::vector<NoteSignature> unverified;  // by unknown keys (not checked); duplicates dropped
 };
 
 // Strictly parses `note` and verifies it against `known`.

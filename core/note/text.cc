@@ -53,9 +53,20 @@ bool NextRune(absl::string_view s, size_t* pos, char32_t* rune) {
 // Unicode White_Space, the set Go's unicode.IsSpace reports.
 bool IsUnicodeSpace(char32_t r) {
   switch (r) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x20:
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029:
-    case 0x202F: case 0x205F: case 0x3000:
+    case 0x09:
+    case 0x0A:
+    case 0x0B:
+    case 0x0C:
+    case 0x0D:
+    case 0x20:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
       return true;
     default:
       return r >= 0x2000 && r <= 0x200A;
@@ -73,13 +84,13 @@ absl::Status CheckNoteChars(absl::string_view text) {
       return absl::InvalidArgumentError(absl::StrCat("invalid UTF-8 at byte ", at));
     }
     if (r == '\r') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "CR (U+000D) at byte ", at, ": CRLF line endings are not allowed"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("CR (U+000D) at byte ", at, ": CRLF line endings are not allowed"));
     }
     if (r < 0x20 && r != '\n') {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "control character U+%04X at byte %d: only newline is allowed",
-          static_cast<unsigned>(r), at));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("control character U+%04X at byte %d: only newline is allowed",
+                          static_cast<unsigned>(r), at));
     }
   }
   return absl::OkStatus();
@@ -96,9 +107,9 @@ absl::Status CheckKeyName(absl::string_view name) {
           absl::StrCat("key name ", QuoteForError(name), " is not valid UTF-8 (byte ", at, ")"));
     }
     if (IsUnicodeSpace(r)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "key name %s contains white space U+%04X", QuoteForError(name),
-          static_cast<unsigned>(r)));
+      return absl::InvalidArgumentError(absl::StrFormat("key name %s contains white space U+%04X",
+                                                        QuoteForError(name),
+                                                        static_cast<unsigned>(r)));
     }
     if (r < 0x20) {
       return absl::InvalidArgumentError(

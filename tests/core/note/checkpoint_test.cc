@@ -141,8 +141,9 @@ TEST(CheckpointTest, GeneratedVectorsAgreeWithMerkleKat) {
     const uint64_t size = e["treeSize"];
     EXPECT_EQ(c->origin, e["origin"].get<std::string>());
     EXPECT_EQ(c->size, size);
-    const std::string want_root = size == 0 ? kat["emptyTreeRoot"].get<std::string>()
-                                            : kat["rootsBySize"][std::to_string(size)].get<std::string>();
+    const std::string want_root = size == 0
+                                      ? kat["emptyTreeRoot"].get<std::string>()
+                                      : kat["rootsBySize"][std::to_string(size)].get<std::string>();
     EXPECT_EQ(HexEncode(c->root_hash), want_root) << e["id"];
     EXPECT_EQ(HexEncode(c->root_hash), e["rootHashHex"].get<std::string>());
     if (e["id"] == "ledger-checkpoint-extension-line") {
@@ -159,7 +160,8 @@ TEST(CheckpointTest, GeneratedVectorsAgreeWithMerkleKat) {
 
 TEST(CheckpointTest, OpenCheckpointNeedsTheLedgerSignature) {
   nlohmann::json doc = LoadJson("note/note-vectors.json");
-  absl::StatusOr<Verifier> log = ParseVerifierKey(doc["generatedKeys"]["log"]["vkey"].get<std::string>());
+  absl::StatusOr<Verifier> log =
+      ParseVerifierKey(doc["generatedKeys"]["log"]["vkey"].get<std::string>());
   absl::StatusOr<Verifier> witness =
       ParseVerifierKey(doc["generatedKeys"]["witness"]["vkey"].get<std::string>());
   ASSERT_TRUE(log.ok() && witness.ok());

@@ -42,7 +42,8 @@ class CosignVectorsTest : public ::testing::Test {
     absl::StatusOr<crypto::SigningKey> key = crypto::SigningKey::FromSeed(Unhex(w["seedHex"]));
     ASSERT_TRUE(key.ok());
     witness_key_ = std::make_unique<crypto::SigningKey>(*key);
-    absl::StatusOr<Verifier> log = ParseVerifierKey(doc["generatedKeys"]["log"]["vkey"].get<std::string>());
+    absl::StatusOr<Verifier> log =
+        ParseVerifierKey(doc["generatedKeys"]["log"]["vkey"].get<std::string>());
     ASSERT_TRUE(log.ok());
     log_ = *log;
     for (const auto& e : doc["generated"]) {
@@ -68,7 +69,8 @@ class CosignVectorsTest : public ::testing::Test {
 };
 
 TEST_F(CosignVectorsTest, LineLayoutFollowsTheSpec) {
-  absl::StatusOr<std::string> line = CosignCheckpoint(text_, witness_name_, *witness_key_, 1679315147);
+  absl::StatusOr<std::string> line =
+      CosignCheckpoint(text_, witness_name_, *witness_key_, 1679315147);
   ASSERT_TRUE(line.ok()) << line.status();
   const std::string prefix = absl::StrCat("\xE2\x80\x94 ", witness_name_, " ");
   ASSERT_EQ(line->substr(0, prefix.size()), prefix);
@@ -87,9 +89,9 @@ TEST_F(CosignVectorsTest, LineLayoutFollowsTheSpec) {
 
 TEST_F(CosignVectorsTest, MatchesThePythonReferenceByteForByte) {
   // testdata/README.md says how this file was made (PyNaCl, from the spec).
-  std::ifstream in(std::string(TRIALOG_SOURCE_DIR) +
-                       "/tests/core/note/testdata/cosigned-size8-pynacl.note",
-                   std::ios::binary);
+  std::ifstream in(
+      std::string(TRIALOG_SOURCE_DIR) + "/tests/core/note/testdata/cosigned-size8-pynacl.note",
+      std::ios::binary);
   ASSERT_TRUE(in.good());
   const std::string reference((std::istreambuf_iterator<char>(in)),
                               std::istreambuf_iterator<char>());
@@ -107,7 +109,8 @@ TEST_F(CosignVectorsTest, MatchesThePythonReferenceByteForByte) {
 }
 
 TEST_F(CosignVectorsTest, VerifiesCosignaturesOnAnOpenedCheckpoint) {
-  absl::StatusOr<std::string> line = CosignCheckpoint(text_, witness_name_, *witness_key_, 1700000000);
+  absl::StatusOr<std::string> line =
+      CosignCheckpoint(text_, witness_name_, *witness_key_, 1700000000);
   ASSERT_TRUE(line.ok());
   absl::StatusOr<OpenedNote> opened = OpenNote(note_ + *line, {log_});
   ASSERT_TRUE(opened.ok()) << opened.status();
@@ -129,7 +132,8 @@ TEST_F(CosignVectorsTest, VerifiesCosignaturesOnAnOpenedCheckpoint) {
 }
 
 TEST_F(CosignVectorsTest, RejectsBadCosignatures) {
-  absl::StatusOr<std::string> line = CosignCheckpoint(text_, witness_name_, *witness_key_, 1700000000);
+  absl::StatusOr<std::string> line =
+      CosignCheckpoint(text_, witness_name_, *witness_key_, 1700000000);
   ASSERT_TRUE(line.ok());
   absl::StatusOr<OpenedNote> opened = OpenNote(note_ + *line, {log_});
   ASSERT_TRUE(opened.ok());
@@ -178,10 +182,11 @@ TEST_F(CosignVectorsTest, CosignerKeys) {
   EXPECT_THAT(std::string(ParseVerifierKey(vkey).status().message()),
               HasSubstr("signature type 0x04; expected 0x01"));
   nlohmann::json doc = LoadJson("note/note-vectors.json");
-  EXPECT_THAT(std::string(ParseCosignerKey(doc["generatedKeys"]["witness"]["vkey"].get<std::string>())
-                              .status()
-                              .message()),
-              HasSubstr("signature type 0x01; expected 0x04"));
+  EXPECT_THAT(
+      std::string(ParseCosignerKey(doc["generatedKeys"]["witness"]["vkey"].get<std::string>())
+                      .status()
+                      .message()),
+      HasSubstr("signature type 0x01; expected 0x04"));
 }
 
 }  // namespace

@@ -137,8 +137,8 @@ TEST_F(KeyFileTest, FormatIsAsDocumentedAndOpensWithPlainLibsodium) {
   const auto* s = reinterpret_cast<const unsigned char*>(sealed.data());
   ASSERT_EQ(crypto_secretbox_open_easy(plain, s + 24, sealed.size() - 24, s, k), 0);
   EXPECT_EQ(std::string(reinterpret_cast<char*>(plain), 32), key.seed());
-  const std::string header = absl::StrCat(lines[0], "\n", lines[1], "\n", lines[2], "\n",
-                                          lines[3], "\n");
+  const std::string header =
+      absl::StrCat(lines[0], "\n", lines[1], "\n", lines[2], "\n", lines[3], "\n");
   unsigned char h[32];
   crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(header.data()), header.size());
   EXPECT_EQ(std::string(reinterpret_cast<char*>(plain) + 32, 32),
@@ -191,9 +191,11 @@ TEST_F(KeyFileTest, FileModeIs0600WhateverTheUmask) {
 
 TEST_F(KeyFileTest, WrongPassphrase) {
   const std::string path = Path("k");
-  ASSERT_TRUE(WriteKeyFile(path, name_, SigningKey::Generate(), passphrase_, kKeyFileTestParams).ok());
-  for (const std::string& wrong : {std::string(""), std::string("correct horse battery stapl"),
-                                   passphrase_ + " ", std::string("Correct horse battery staple")}) {
+  ASSERT_TRUE(
+      WriteKeyFile(path, name_, SigningKey::Generate(), passphrase_, kKeyFileTestParams).ok());
+  for (const std::string& wrong :
+       {std::string(""), std::string("correct horse battery stapl"), passphrase_ + " ",
+        std::string("Correct horse battery staple")}) {
     absl::StatusOr<SigningKey> loaded = LoadKeyFile(path, wrong);
     ASSERT_FALSE(loaded.ok()) << wrong;
     EXPECT_EQ(loaded.status().code(), absl::StatusCode::kPermissionDenied);
@@ -203,7 +205,8 @@ TEST_F(KeyFileTest, WrongPassphrase) {
 
 TEST_F(KeyFileTest, RefusesToOverwrite) {
   const std::string path = Path("k");
-  ASSERT_TRUE(WriteKeyFile(path, name_, SigningKey::Generate(), passphrase_, kKeyFileTestParams).ok());
+  ASSERT_TRUE(
+      WriteKeyFile(path, name_, SigningKey::Generate(), passphrase_, kKeyFileTestParams).ok());
   const std::string before = ReadAll(path);
   absl::Status s = WriteKeyFile(path, name_, SigningKey::Generate(), "other", kKeyFileTestParams);
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
@@ -217,14 +220,19 @@ TEST_F(KeyFileTest, RefusesToOverwrite) {
 
 TEST_F(KeyFileTest, RejectsBadArguments) {
   const SigningKey key = SigningKey::Generate();
-  const std::vector<std::string> bad_names = {"", "has space", "a+b", "tab\tname", "caf\xC3\xA9",
-                                              std::string(257, 'n'), std::string("nul\0x", 5)};
+  const std::vector<std::string> bad_names = {"",
+                                              "has space",
+                                              "a+b",
+                                              "tab\tname",
+                                              "caf\xC3\xA9",
+                                              std::string(257, 'n'),
+                                              std::string("nul\0x", 5)};
   for (const std::string& name : bad_names) {
     absl::Status s = WriteKeyFile(Path("k"), name, key, passphrase_, kKeyFileTestParams);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << name;
   }
-  EXPECT_TRUE(WriteKeyFile(Path("max"), std::string(256, 'n'), key, passphrase_,
-                           kKeyFileTestParams).ok());
+  EXPECT_TRUE(
+      WriteKeyFile(Path("max"), std::string(256, 'n'), key, passphrase_, kKeyFileTestParams).ok());
   EXPECT_THAT(std::string(WriteKeyFile(Path("k"), name_, key, "", kKeyFileTestParams).message()),
               HasSubstr("empty passphrase"));
   const std::vector<KeyFileParams> bad_params = {
@@ -234,9 +242,9 @@ TEST_F(KeyFileTest, RejectsBadArguments) {
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << p.opslimit << " " << p.memlimit;
   }
   EXPECT_EQ(Listing(), std::set<std::string>{"max"});
-  EXPECT_EQ(WriteKeyFile(dir_ + "/no/such/dir/k", name_, key, passphrase_, kKeyFileTestParams)
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      WriteKeyFile(dir_ + "/no/such/dir/k", name_, key, passphrase_, kKeyFileTestParams).code(),
+      absl::StatusCode::kNotFound);
 }
 
 TEST_F(KeyFileTest, MissingFileAndNonFiles) {
@@ -251,7 +259,8 @@ TEST_F(KeyFileTest, MissingFileAndNonFiles) {
 
 TEST_F(KeyFileTest, RejectsMalformedFiles) {
   const std::string path = Path("k");
-  ASSERT_TRUE(WriteKeyFile(path, name_, SigningKey::Generate(), passphrase_, kKeyFileTestParams).ok());
+  ASSERT_TRUE(
+      WriteKeyFile(path, name_, SigningKey::Generate(), passphrase_, kKeyFileTestParams).ok());
   const std::string good = ReadAll(path);
   std::vector<std::string> lines = absl::StrSplit(good, '\n');  // 5 lines and ""
   const auto with_line = [&](size_t i, const std::string& line) {
@@ -345,7 +354,8 @@ TEST_F(KeyFileTest, EveryFlippedByteIsDetected) {
 TEST_F(KeyFileTest, SwappedPublicKeyIsDataLoss) {
   // Another key's public line in place of ours.
   const std::string path = Path("k");
-  ASSERT_TRUE(WriteKeyFile(path, name_, SigningKey::Generate(), passphrase_, kKeyFileTestParams).ok());
+  ASSERT_TRUE(
+      WriteKeyFile(path, name_, SigningKey::Generate(), passphrase_, kKeyFileTestParams).ok());
   std::vector<std::string> lines = absl::StrSplit(ReadAll(path), '\n');
   lines[2] = "public " + SodiumBase64Encode(SigningKey::Generate().public_key());
   std::filesystem::remove(path);

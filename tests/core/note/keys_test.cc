@@ -15,8 +15,8 @@ namespace trialog::note {
 namespace {
 
 using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::LoadJson;
+using ::testing::Not;
 using testing::Unhex;
 
 // Every vkey string in note-vectors.json, for round-trip tests.
@@ -148,8 +148,10 @@ TEST(VerifierKeyTest, RejectsBadNamesEvenWithMatchingIds) {
 TEST(GoPrivateKeyTest, EveryVectorKeyPairMatches) {
   nlohmann::json doc = LoadJson("note/note-vectors.json");
   std::vector<std::pair<std::string, std::string>> pairs;  // skey, vkey
-  for (const auto& p : doc["upstreamKeysWithoutNotes"]["pairs"]) pairs.emplace_back(p["skey"], p["vkey"]);
-  for (const auto& [role, k] : doc["generatedKeys"].items()) pairs.emplace_back(k["skey"], k["vkey"]);
+  for (const auto& p : doc["upstreamKeysWithoutNotes"]["pairs"])
+    pairs.emplace_back(p["skey"], p["vkey"]);
+  for (const auto& [role, k] : doc["generatedKeys"].items())
+    pairs.emplace_back(k["skey"], k["vkey"]);
   pairs.emplace_back(doc["upstream"][1]["signerKey"], doc["upstream"][1]["verifierKeys"][0]);
   ASSERT_EQ(pairs.size(), 7u);
   for (const auto& [skey, vkey] : pairs) {

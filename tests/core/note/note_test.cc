@@ -92,8 +92,7 @@ bool CheckVectorEntry(const nlohmann::json& e) {
     if (!opened.ok()) return true;
     EXPECT_EQ(opened->text, SpecText(note)) << id;
     // Every signature line is accounted for, and every verified one is by a known key.
-    EXPECT_EQ(opened->verified.size() + opened->unverified.size(), SpecSigLines(note).size())
-        << id;
+    EXPECT_EQ(opened->verified.size() + opened->unverified.size(), SpecSigLines(note).size()) << id;
     std::set<std::string> known_names;
     for (const Verifier& v : known) known_names.insert(v.name);
     for (const NoteSignature& s : opened->verified) {
@@ -242,8 +241,7 @@ TEST(NoteVectorsTest, FilesMatchJson) {
   }
   ASSERT_EQ(by_id.size(), 27u);
   int notes = 0;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(testing::VectorPath("note/files"))) {
+  for (const auto& entry : std::filesystem::directory_iterator(testing::VectorPath("note/files"))) {
     const std::filesystem::path& path = entry.path();
     if (path.extension() != ".note") continue;
     const std::string id = path.stem().string();
@@ -260,8 +258,8 @@ TEST(SignNoteTest, RoundTripsWithFreshKeys) {
   const std::vector<std::string> texts = {
       "\n",
       "single line\n",
-      "a\n\n\nb\n",                    // blank lines inside the text
-      "ends with a blank line\n\n",    // text's last line is empty
+      "a\n\n\nb\n",                  // blank lines inside the text
+      "ends with a blank line\n\n",  // text's last line is empty
       "— looks.like/a-signature AAAAAAA=\n",
       "Ognuno sta solo sul cuor della terra\ntrafitto da un raggio di sole:\n\ned \xC3\xA8 subito "
       "sera.\n",
@@ -321,8 +319,7 @@ TEST(SignNoteTest, RejectsBadTextAndSigners) {
   EXPECT_THAT(std::string(SignNote("t\n", {}).status().message()), HasSubstr("no signers"));
   EXPECT_THAT(std::string(SignNote("t\n", {&a, nullptr}).status().message()),
               HasSubstr("null signer"));
-  EXPECT_THAT(std::string(SignNote("t\n", {&spaced}).status().message()),
-              HasSubstr("white space"));
+  EXPECT_THAT(std::string(SignNote("t\n", {&spaced}).status().message()), HasSubstr("white space"));
   EXPECT_THAT(std::string(SignNote("t\n", {&plus}).status().message()), HasSubstr("'+'"));
 }
 
@@ -410,8 +407,7 @@ TEST_F(OpenNoteTest, DuplicateAndUnknownSignatures) {
   // identical unknown lines are kept once.
   const std::string cosig =
       absl::StrCat(kEmDash, " witness.example/w ", Base64Encode(std::string(76, 'w')), "\n");
-  absl::StatusOr<OpenedNote> with_unknown =
-      OpenNote(note_ + cosig + cosig, {signer_.verifier()});
+  absl::StatusOr<OpenedNote> with_unknown = OpenNote(note_ + cosig + cosig, {signer_.verifier()});
   ASSERT_TRUE(with_unknown.ok()) << with_unknown.status();
   ASSERT_EQ(with_unknown->unverified.size(), 1u);
   EXPECT_EQ(with_unknown->unverified[0].signature, std::string(72, 'w'));
@@ -518,7 +514,8 @@ TEST(NoteMutationTest, EveryBitFlipOfACheckpointWithAnUnknownCosigner) {
 TEST(NoteMutationTest, EveryBitFlipWithTheUnknownSignatureFirst) {
   NoteSigner log("example.com/log", crypto::SigningKey::Generate());
   NoteSigner witness("example.com/witness", crypto::SigningKey::Generate());
-  absl::StatusOr<std::string> note = SignNote("example.com/log\n42\nabc\n\nxyz\n", {&witness, &log});
+  absl::StatusOr<std::string> note =
+      SignNote("example.com/log\n42\nabc\n\nxyz\n", {&witness, &log});
   ASSERT_TRUE(note.ok());
   const size_t begin = note->rfind("\n\n") + 2;
   const size_t end = note->find('\n', begin) + 1;

@@ -278,7 +278,6 @@ TEST(Replay, CheckedReplayFindsAnEntryThatBreaksARule) {
   Bring(h, "S1", Stage::kDosed);
   std::vector<ledger::ParsedEntry> entries = h.entries();
   // Forge an entry the sequencer would have refused: a dose above the cap.
-  Harness forged = h;
   ledger::ParsedEntry bad = entries.back();
   bad.entry.set_index(entries.size());
   *bad.envelope.mutable_event()->mutable_trial() = Administer(400);
@@ -342,6 +341,53 @@ TEST(Replay, ProtocolFromGenesisOrConstructorGivesTheSameState) {
   TrialStateMachine configured(ImtCrizotinibProtocol());
   for (const ledger::ParsedEntry& e : h.entries()) configured.Apply(e);
   EXPECT_EQ(configured.Snapshot(), h.sm.Snapshot());
+}
+
+}  // namespace
+}  // namespace trialog::trial::testing
+
+namespace trialog::trial::testing {
+namespace {
+
+// Malformed input never crashes Check or Apply, and the state stays
+// snapshot-consistent: payloads of a real trial with random bytes flipped
+// are checked by the live machine and folded, unchecked, into another one
+// (what a verifier replaying a damaged ledger does).
+TEST(Robustness, MutatedPayloadsNeverCrashCheckOrApply) {
+  absl::StatusOr<SyntheticTrialPlan> plan = SyntheticTrial(3, 13);
+  ASSERT_TRUE(plan.ok());
+  Harness h(plan->protocol);
+  RunPlan(h, *plan);
+  std::mt19937_64 rng(20261128);
+  TrialStateMachine unchecked;
+  int parsed = 0, refused = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (const ledger::ParsedEntry& original : h.entries()) {
+      ledger::ParsedEntry e = original;
+      if (e.envelope.event().has_trial()) {
+        std::string bytes = e.envelope.event().trial().SerializeAsString();
+        if (!bytes.empty()) {
+          for (int k = 0; k < 1 + static_cast<int>(rng() % 3); ++k) {
+            bytes[rng() % bytes.size()] ^= static_cast<char>(1 << (rng() % 8));
+          }
+        }
+        v1::TrialEvent mutated;
+        if (!mutated.ParseFromString(bytes)) continue;
+        ++parsed;
+        *e.envelope.mutable_event()->mutable_trial() = mutated;
+      }
+      if (rng() % 5 == 0) e.envelope.set_stream_id(rng() % 2 ? "trial" : "subject/" + std::to_string(rng() % 5));
+      refused += !h.sm.Check({e.envelope, h.next_index(), 1, 1}).ok();
+      (void)unchecked.Check({e.envelope, e.entry.index(), 1, 1});
+      unchecked.Apply(e);
+    }
+  }
+  EXPECT_GT(parsed, 500);
+  EXPECT_GT(refused, 100);
+  (void)unchecked.Summary();
+  absl::StatusOr<std::unique_ptr<TrialStateMachine>> restored = TrialStateMachine::FromSnapshot(unchecked.Snapshot());
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ((*restored)->Snapshot(), unchecked.Snapshot());
 }
 
 }  // namespace

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Builds trialog with Bazel (bazel_compat/, Debian's Bazel 4.2.3, offline) and runs the tests of
+# the given areas; default: core storage proto (proto = a check that the generated gRPC stubs
+# link and run). Installs bazel-bootstrap and the Debian libraries first if missing.
+#
+#   scripts/bazel-test.sh                 # core, storage and proto
+#   scripts/bazel-test.sh all             # every target and test
+#   scripts/bazel-test.sh core            # one area
+#   BAZEL_FLAGS="--jobs=1" scripts/bazel-test.sh      # extra flags for bazel test
+#
+# Compiled results are also kept in a disk cache shared by every checkout on the machine
+# (BAZEL_DISK_CACHE, default ~/.cache/trialog-bazel-disk; empty to disable), so a fresh clone
+# (as in CI) does not recompile what another checkout already did. Bazel 4 never trims it:
+# delete the directory to reclaim space (it holds about 100 MB per distinct build).
+#
+# First checks that bazel_compat/trialog.BUILD still mirrors every CMake target
+# (scripts/bazel-check-targets.sh); a difference fails the run unless BAZEL_ALLOW_DRIFT=1.
+#
+# Ends with "bazel: N passed, M failed" counting test cases (from each test's test.xml; a test
+# binary that failed to build or crashed without a report counts as one failure). Exit status 0
+# only if everything built and passed. With CI set, shuts the Bazel server down at the end.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+start=$(date +%s%N)
+
+bash "$root/scripts/install-deps.sh"
+bash "$root/scripts/install-bazel.sh"
+
+areas=("$@")
+if ((${#areas[@]} == 0)); then areas=(core storage proto); fi
+
+cd "$root/bazel_compat"
+flags=(--color=no --curses=no)
+if [ -n "${CI:-}" ]; then flags+=(--show_progress_rate_limit=30); fi
+disk_cache=${BAZEL_DISK_CACHE-$HOME/.cache/trialog-bazel-disk}
+test_flags=()
+if [ -n "$disk_cache" ]; then test_flags+=(--disk_cache="$disk_cache"); fi
+# shellcheck disable=SC2206  # BAZEL_FLAGS is a list of flags, split on spaces on purpose
+flags+=(${BAZEL_FLAGS:-})
+
+if [ "${areas[*]}" = "all" ]; then
+  filter=()
+  query='tests(@trialog//... + //...)'
+else
+  tags=$(IFS=,; echo "${areas[*]}")
+  filter=(--build_tag_filters="$tags" --test_tag_filters="$tags")
+  query="attr(tags, '\\b($(IFS='|'; echo "${areas[*]}"))\\b', tests(@trialog//... + //...))"
+fi
+
+status=0
+drift=0
+bash "$root/scripts/bazel-check-targets.sh" || drift=$?
+
+bazel test --keep_going "${flags[@]}" "${test_flags[@]}" "${filter[@]}" -- @trialog//... //... || status=$?
+
+# Count test cases from the reports of the tests that were selected.
+passed=0 failed=0
+testlogs=$(bazel info "${flags[@]}" bazel-testlogs 2>/dev/null)
+while read -r label; do
+  [ -n "$label" ] || continue
+  case "$label" in
+    @*) repo=${label%%//*}; rest=${label#*//}; dir="external/${repo#@}/${rest%%:*}" ;;
+    *) rest=${label#//}; dir="${rest%%:*}" ;;
+  esac
+  xml="$testlogs/${dir:+$dir/}${label##*:}/test.xml"
+  xml=${xml//\/\//\/}
+  line=$(grep -m1 -o '<testsuites [^>]*>' "$xml" 2>/dev/null || true)
+  if [ -z "$line" ]; then
+    echo "bazel-test: no report for $label" >&2
+    failed=$((failed + 1))
+    continue
+  fi
+  n=$(sed -E 's/.* tests="([0-9]+)".*/\1/' <<<"$line")
+  f=$(sed -E 's/.* failures="([0-9]+)".*/\1/' <<<"$line")
+  e=$(sed -E 's/.* errors="([0-9]+)".*/\1/' <<<"$line")
+  d=$(sed -E 's/.* disabled="([0-9]+)".*/\1/' <<<"$line")
+  passed=$((passed + n - f - e - d))
+  failed=$((failed + f + e))
+done < <(bazel query "${flags[@]}" "$query" 2>/dev/null)
+
+if [ -n "${CI:-}" ]; then bazel shutdown; fi
+end=$(date +%s%N)
+echo "bazel-test: ${areas[*]} in $(( (end - start) / 1000000000 )) s"
+if ((status == 4)); then
+  echo "bazel-test: no test targets in ${areas[*]}" >&2
+elif ((status != 0 && failed == 0)); then
+  failed=1
+fi
+echo "bazel: $passed passed, $failed failed"
+if ((status == 0 && drift != 0)) && [ "${BAZEL_ALLOW_DRIFT:-0}" != 1 ]; then
+  echo "bazel-test: trialog.BUILD is out of step with CMake (see above; BAZEL_ALLOW_DRIFT=1 to ignore)" >&2
+  status=1
+fi
+exit "$status"

@@ -1,0 +1,152 @@
+#include "server/server.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "core/crypto/key_file.h"
+#include "core/util/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+#include "server/config.h"
+#include "server/credentials.h"
+
+namespace trialog::server {
+namespace {
+
+absl::Status WriteReadyFile(const std::string& path, int grpc_port, int metrics_port) {
+  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "grpc_port=" << grpc_port << "\nmetrics_port=" << metrics_port << "\n";
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+// Per-trial gauges and group-commit counters, in the text format.
+std::string LedgerMetrics(const LedgerSet& ledgers) {
+  std::string size, commits, entries, largest;
+  for (const std::shared_ptr<TrialLedger>& t : ledgers.List()) {
+    const std::string label = absl::StrCat("{trial=\"", t->trial_id(), "\"} ");
+    const storage::SequencerStats stats = t->sequencer_stats();
+    absl::StrAppend(&size, "trialog_ledger_entries", label, t->size(), "\n");
+    absl::StrAppend(&commits, "trialog_group_commits_total", label, stats.batches_written, "\n");
+    absl::StrAppend(&entries, "trialog_group_commit_entries_total", label,
+                    stats.entries_appended, "\n");
+    absl::StrAppend(&largest, "trialog_group_commit_largest_batch", label, stats.largest_batch,
+                    "\n");
+  }
+  return absl::StrCat(
+      "# HELP trialog_ledger_entries Entries in each trial's ledger.\n"
+      "# TYPE trialog_ledger_entries gauge\n",
+      size,
+      "# HELP trialog_group_commits_total Group commits (synced RocksDB writes) since start.\n"
+      "# TYPE trialog_group_commits_total counter\n",
+      commits,
+      "# HELP trialog_group_commit_entries_total Entries written by group commits since start "
+      "(divide by trialog_group_commits_total for the mean batch size).\n"
+      "# TYPE trialog_group_commit_entries_total counter\n",
+      entries,
+      "# HELP trialog_group_commit_largest_batch Most requests taken in one group commit.\n"
+      "# TYPE trialog_group_commit_largest_batch gauge\n",
+      largest);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
+                                                      StateMachineFactory machines) {
+  ApplyDefaults(config);
+  TRIALOG_RETURN_IF_ERROR(ValidateConfig(config));
+  std::unique_ptr<Server> server(new Server());
+  server->config_ = config;
+
+  TRIALOG_ASSIGN_OR_RETURN(std::string passphrase, LedgerKeyPassphrase(config));
+  absl::StatusOr<crypto::SigningKey> key = crypto::LoadKeyFile(config.ledger_key_file(), passphrase);
+  if (!key.ok()) {
+    return absl::Status(key.status().code(),
+                        absl::StrCat("ledger key ", config.ledger_key_file(), ": ",
+                                     key.status().message()));
+  }
+  LedgerSetOptions lo;
+  lo.data_dir = config.data_dir();
+  lo.ledger_name = config.ledger_name();
+  if (lo.ledger_name.empty()) {
+    TRIALOG_ASSIGN_OR_RETURN(lo.ledger_name, crypto::ReadKeyFileName(config.ledger_key_file()));
+  }
+  lo.ledger_key = *key;
+  lo.machines = std::move(machines);
+  lo.accept_new_trials = config.accept_new_trials();
+  lo.sync = config.sync();
+  lo.max_sequencer_batch = config.max_sequencer_batch();
+  TRIALOG_ASSIGN_OR_RETURN(server->ledgers_, LedgerSet::Open(std::move(lo)));
+
+  server->metrics_ = std::make_unique<Metrics>();
+  ServiceLimits limits;
+  limits.max_batch_envelopes = config.max_batch_envelopes();
+  server->service_ =
+      std::make_unique<LedgerServiceImpl>(server->ledgers_.get(), server->metrics_.get(), limits);
+
+  TRIALOG_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
+                           MakeServerCredentials(config));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen_address(), creds, &server->grpc_port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes()));
+  builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes()));
+  builder.RegisterService(server->service_.get());
+  // Sync-server pollers notice shutdown within this time (default 1 s).
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 100);
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || server->grpc_port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen_address(),
+                     " (address in use, or not an address of this machine?)"));
+  }
+  if (!config.metrics_address().empty()) {
+    Metrics* metrics = server->metrics_.get();
+    LedgerSet* ledgers = server->ledgers_.get();
+    std::function<std::string()> render = [metrics, ledgers] {
+      return metrics->RenderPrometheus(LedgerMetrics(*ledgers));
+    };
+    TRIALOG_ASSIGN_OR_RETURN(server->metrics_http_,
+                             MetricsHttpServer::Start(config.metrics_address(), std::move(render)));
+  }
+  if (!config.ready_file().empty()) {
+    TRIALOG_RETURN_IF_ERROR(
+        WriteReadyFile(config.ready_file(), server->grpc_port_, server->metrics_port()));
+  }
+  return server;
+}
+
+absl::Status Server::Shutdown(absl::Duration grace) {
+  if (shut_down_) return absl::OkStatus();
+  shut_down_ = true;
+  if (grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  // Refuse new appends, let admitted ones become durable and be answered,
+  // then close every call and connection at once (gRPC would otherwise
+  // wait out the deadline for idle client connections).
+  const absl::Time deadline = absl::Now() + grace;
+  service_->BeginShutdown(grace);
+  grpc_server_->Shutdown(absl::ToChronoTime(std::min(deadline, absl::Now() + absl::Milliseconds(100))));
+  grpc_server_->Wait();
+  absl::Status closed = ledgers_->CloseAll();
+  metrics_http_.reset();
+  return closed;
+}
+
+Server::~Server() {
+  if (grpc_server_ != nullptr) Shutdown(absl::Seconds(5)).IgnoreError();
+}
+
+}  // namespace trialog::server

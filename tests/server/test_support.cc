@@ -1,0 +1,323 @@
+#include "tests/server/test_support.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "core/crypto/key_file.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+extern char** environ;
+
+namespace trialog::testing {
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::Status WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc | std::ios::binary);
+  out << text;
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+// posix_spawn of argv with extra env; stdout+stderr to `out_file`.
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv,
+                            const std::vector<std::string>& extra_env,
+                            const std::string& out_file) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e != nullptr; ++e) env_store.emplace_back(*e);
+  for (const auto& e : extra_env) env_store.push_back(e);
+  std::vector<char*> env;
+  for (auto& e : env_store) env.push_back(e.data());
+  env.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), env.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return absl::InternalError(absl::StrCat("posix_spawn ", argv[0], ": ", rc));
+  return pid;
+}
+
+int ExitCode(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+int counter = 0;
+
+}  // namespace
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = absl::StrCat(base ? base : "/tmp", "/trialog-test-XXXXXX");
+  char* made = mkdtemp(tmpl.data());
+  path_ = made ? made : "";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+absl::StatusOr<LedgerKey> MakeLedgerKey(const TempDir& dir, const std::string& name) {
+  LedgerKey k;
+  k.name = name;
+  k.key_file = dir.File(name + ".key");
+  k.passphrase_file = dir.File(name + ".pass");
+  k.passphrase = absl::StrCat("pass-", crypto::RandomBytes(4).size(), "-", ++counter, "-x");
+  crypto::SigningKey key = crypto::SigningKey::Generate();
+  k.public_key = key.public_key();
+  crypto::KeyFileParams params;
+  params.opslimit = crypto_pwhash_OPSLIMIT_MIN;
+  params.memlimit = crypto_pwhash_MEMLIMIT_MIN;
+  absl::Status s = crypto::WriteKeyFile(k.key_file, name, key, k.passphrase, params);
+  if (!s.ok()) return s;
+  s = WriteText(k.passphrase_file, k.passphrase + "\n");
+  if (!s.ok()) return s;
+  return k;
+}
+
+absl::StatusOr<Certs> MakeCerts(const TempDir& dir) {
+  const std::string d = dir.path();
+  const std::string script = absl::StrCat(
+      "set -e; cd '", d, "'\n",
+      "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext\n",
+      "for ca in ca otherca; do openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+      "-nodes -keyout $ca.key -out $ca.pem -days 2 -subj /CN=trialog-test-$ca 2>/dev/null; done\n",
+      "for who in server client other; do openssl req -newkey ec -pkeyopt "
+      "ec_paramgen_curve:prime256v1 -nodes -keyout $who.key -out $who.csr -subj /CN=$who "
+      "2>/dev/null; done\n",
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem "
+      "-days 2 -extfile san.ext 2>/dev/null\n",
+      "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem "
+      "-days 2 2>/dev/null\n",
+      "openssl x509 -req -in other.csr -CA otherca.pem -CAkey otherca.key -CAcreateserial "
+      "-out other.pem -days 2 2>/dev/null\n");
+  const std::string script_file = dir.File("certs.sh");
+  absl::Status s = WriteText(script_file, script);
+  if (!s.ok()) return s;
+  int rc = std::system(absl::StrCat("/bin/sh '", script_file, "'").c_str());
+  if (rc != 0) return absl::InternalError("openssl failed to make test certificates");
+  Certs c;
+  c.ca_file = dir.File("ca.pem");
+  c.ca_pem = Slurp(c.ca_file);
+  c.server_cert_file = dir.File("server.pem");
+  c.server_key_file = dir.File("server.key");
+  c.client_cert_pem = Slurp(dir.File("client.pem"));
+  c.client_key_pem = Slurp(dir.File("client.key"));
+  c.other_client_cert_pem = Slurp(dir.File("other.pem"));
+  c.other_client_key_pem = Slurp(dir.File("other.key"));
+  return c;
+}
+
+std::string TrialogdPath() { return std::string(TRIALOG_BINARY_DIR) + "/server/trialogd"; }
+
+absl::StatusOr<std::unique_ptr<Trialogd>> Trialogd::Start(const TempDir& dir,
+                                                          std::vector<std::string> args,
+                                                          const std::vector<std::string>& env) {
+  const int n = ++counter;
+  const std::string ready = dir.File(absl::StrCat("ready.", n));
+  std::unique_ptr<Trialogd> d(new Trialogd());
+  d->stderr_file_ = dir.File(absl::StrCat("trialogd.", n, ".log"));
+  args.insert(args.begin(), TrialogdPath());
+  args.push_back("--ready_file=" + ready);
+  absl::StatusOr<pid_t> pid = Spawn(args, env, d->stderr_file_);
+  if (!pid.ok()) return pid.status();
+  d->pid_ = *pid;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    int status = 0;
+    if (waitpid(d->pid_, &status, WNOHANG) == d->pid_) {
+      d->pid_ = -1;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "trialogd exited with ", ExitCode(status), ": ", Slurp(d->stderr_file_)));
+    }
+    if (std::filesystem::exists(ready)) {
+      for (absl::string_view line : absl::StrSplit(Slurp(ready), '\n')) {
+        std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
+        if (kv.first == "grpc_port") (void)absl::SimpleAtoi(kv.second, &d->port_);
+        if (kv.first == "metrics_port") (void)absl::SimpleAtoi(kv.second, &d->metrics_port_);
+      }
+      if (d->port_ != 0) return d;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError("trialogd did not become ready in 30 s");
+}
+
+int Trialogd::Stop(int sig, absl::Duration timeout) {
+  if (pid_ < 0) return -1;
+  kill(pid_, sig);
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  while (absl::Now() < deadline) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return ExitCode(status);
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return -2;  // did not stop in time
+}
+
+std::string Trialogd::Stderr() const { return Slurp(stderr_file_); }
+
+Trialogd::~Trialogd() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+}
+
+RunResult RunTrialogd(const TempDir& dir, const std::vector<std::string>& args,
+                      const std::vector<std::string>& env) {
+  RunResult r;
+  std::vector<std::string> argv = args;
+  argv.insert(argv.begin(), TrialogdPath());
+  const std::string out = dir.File(absl::StrCat("run.", ++counter, ".log"));
+  absl::StatusOr<pid_t> pid = Spawn(argv, env, out);
+  if (!pid.ok()) return r;
+  int status = 0;
+  waitpid(*pid, &status, 0);
+  r.exit_code = ExitCode(status);
+  r.output = Slurp(out);
+  return r;
+}
+
+Principal MakePrincipal(const std::string& id, v1::Role role, const std::string& site) {
+  Principal p;
+  p.actor.set_principal_id(id);
+  p.actor.set_printed_name("Dr " + id);
+  p.actor.set_role(role);
+  p.actor.set_site_id(site);
+  return p;
+}
+
+v1::SignedEnvelope Genesis(const std::string& trial_id, const std::string& origin,
+                           const Principal& admin) {
+  v1::Envelope e;
+  e.set_stream_id("principals");
+  v1::Genesis* g = e.mutable_event()->mutable_genesis();
+  g->set_ledger_origin(origin);
+  g->set_trial_title("test trial " + trial_id);
+  v1::PrincipalRegistered* fa = g->mutable_first_admin();
+  fa->set_principal_id(admin.actor.principal_id());
+  fa->set_printed_name(admin.actor.printed_name());
+  fa->set_role(admin.actor.role());
+  fa->set_site_id(admin.actor.site_id());
+  fa->set_public_key(admin.key.public_key());
+  return admin.signer().Sign(trial_id, e);
+}
+
+v1::SignedEnvelope Register(const std::string& trial_id, const Principal& admin,
+                            const Principal& p) {
+  v1::Envelope e;
+  e.set_stream_id("principals");
+  v1::PrincipalRegistered* r = e.mutable_event()->mutable_principal_registered();
+  r->set_principal_id(p.actor.principal_id());
+  r->set_printed_name(p.actor.printed_name());
+  r->set_role(p.actor.role());
+  r->set_site_id(p.actor.site_id());
+  r->set_public_key(p.key.public_key());
+  return admin.signer().Sign(trial_id, e);
+}
+
+v1::SignedEnvelope Revoke(const std::string& trial_id, const Principal& admin,
+                          const std::string& principal_id) {
+  v1::Envelope e;
+  e.set_stream_id("principals");
+  e.set_reason("left the study");
+  e.mutable_event()->mutable_principal_revoked()->set_principal_id(principal_id);
+  return admin.signer().Sign(trial_id, e);
+}
+
+v1::SignedEnvelope Rotate(const std::string& trial_id, const Principal& admin,
+                          const std::string& principal_id, const std::string& new_public_key) {
+  v1::Envelope e;
+  e.set_stream_id("principals");
+  e.set_reason("key rotation");
+  v1::PrincipalKeyRotated* r = e.mutable_event()->mutable_principal_key_rotated();
+  r->set_principal_id(principal_id);
+  r->set_new_public_key(new_public_key);
+  return admin.signer().Sign(trial_id, e);
+}
+
+v1::SignedEnvelope Note(const std::string& trial_id, const Principal& by,
+                        const std::string& stream_id, const std::string& text,
+                        std::optional<uint64_t> expected_version) {
+  v1::Envelope e;
+  e.set_stream_id(stream_id);
+  if (expected_version.has_value()) e.set_expected_stream_version(*expected_version);
+  e.mutable_event()->mutable_trial()->mutable_note()->set_text(text);
+  return by.signer().Sign(trial_id, e);
+}
+
+std::unique_ptr<v1::LedgerService::Stub> PlainStub(const std::string& target) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt("trialog.test_channel", ++counter);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return v1::LedgerService::NewStub(
+      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+}
+
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return absl::InternalError("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot connect to metrics port ", port));
+  }
+  const std::string req =
+      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    return absl::InternalError("write");
+  }
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+}  // namespace trialog::testing

@@ -1,0 +1,120 @@
+// Helpers for tests that run the real trialogd binary: temp dirs, ledger
+// keys and TLS certificates made at test time, the server process, and
+// envelope builders signed with real keys.
+
+#ifndef TRIALOG_TESTS_SERVER_TEST_SUPPORT_H_
+#define TRIALOG_TESTS_SERVER_TEST_SUPPORT_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "core/crypto/crypto.h"
+#include "trialog/v1/service.grpc.pb.h"
+
+namespace trialog::testing {
+
+// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A ledger key file (fast Argon2 limits) and its passphrase file.
+struct LedgerKey {
+  std::string key_file;
+  std::string passphrase_file;
+  std::string passphrase;
+  std::string public_key;
+  std::string name;
+};
+absl::StatusOr<LedgerKey> MakeLedgerKey(const TempDir& dir, const std::string& name);
+
+// A CA, a server certificate for localhost/127.0.0.1 and a client
+// certificate, made with the openssl CLI.
+struct Certs {
+  std::string ca_pem, ca_file;
+  std::string server_cert_file, server_key_file;
+  std::string client_cert_pem, client_key_pem;
+  std::string other_client_cert_pem, other_client_key_pem;  // signed by a different CA
+};
+absl::StatusOr<Certs> MakeCerts(const TempDir& dir);
+
+// The trialogd binary of this build.
+std::string TrialogdPath();
+
+// A running trialogd.
+class Trialogd {
+ public:
+  // Starts trialogd with `args` (plus --ready_file) and waits until it
+  // serves. On early exit returns its stderr in the error.
+  static absl::StatusOr<std::unique_ptr<Trialogd>> Start(const TempDir& dir,
+                                                         std::vector<std::string> args,
+                                                         const std::vector<std::string>& env = {});
+  ~Trialogd();  // SIGKILLs if still running
+
+  int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
+  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
+  // Sends `sig` and waits for exit; returns the exit code (or 128+signal).
+  int Stop(int sig, absl::Duration timeout = absl::Seconds(20));
+  std::string Stderr() const;
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int metrics_port_ = 0;
+  std::string stderr_file_;
+};
+
+// Runs trialogd to completion with `args`; returns exit code and stderr+stdout.
+struct RunResult {
+  int exit_code = -1;
+  std::string output;
+};
+RunResult RunTrialogd(const TempDir& dir, const std::vector<std::string>& args,
+                      const std::vector<std::string>& env = {});
+
+// A principal with a fresh key.
+struct Principal {
+  v1::Actor actor;
+  crypto::SigningKey key = crypto::SigningKey::Generate();
+  client::Signer signer() const { return client::Signer(actor, key); }
+};
+Principal MakePrincipal(const std::string& id, v1::Role role, const std::string& site = "");
+
+// Envelopes (signed by the principal given).
+v1::SignedEnvelope Genesis(const std::string& trial_id, const std::string& origin,
+                           const Principal& admin);
+v1::SignedEnvelope Register(const std::string& trial_id, const Principal& admin,
+                            const Principal& p);
+v1::SignedEnvelope Revoke(const std::string& trial_id, const Principal& admin,
+                          const std::string& principal_id);
+v1::SignedEnvelope Rotate(const std::string& trial_id, const Principal& admin,
+                          const std::string& principal_id, const std::string& new_public_key);
+v1::SignedEnvelope Note(const std::string& trial_id, const Principal& by,
+                        const std::string& stream_id, const std::string& text,
+                        std::optional<uint64_t> expected_version = std::nullopt);
+
+// A plaintext stub on `target`.
+std::unique_ptr<v1::LedgerService::Stub> PlainStub(const std::string& target);
+
+// Simple HTTP GET on 127.0.0.1:port; returns the whole response.
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
+
+}  // namespace trialog::testing
+
+#endif  // TRIALOG_TESTS_SERVER_TEST_SUPPORT_H_

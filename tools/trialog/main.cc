@@ -1,0 +1,30 @@
+// trialog: the auditor's and operator's command line.
+
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "tools/trialog/cli_util.h"
+#include "tools/trialog/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "trialog — audit ledger for clinical trials.\n"
+      "Verify a ledger end to end, keep and check checkpoints, make keys.\n"
+      "Run `trialog COMMAND --help` for each command's flags and examples."};
+  app.require_subcommand(1);
+  int exit_code = trialog::cli::kExitOk;
+  trialog::cli::RegisterKeygen(app, &exit_code);
+  trialog::cli::RegisterVerify(app, &exit_code);
+  trialog::cli::RegisterCheckpoint(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return trialog::cli::kExitUsage;
+  }
+  return exit_code;
+}

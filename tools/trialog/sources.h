@@ -1,0 +1,46 @@
+// Where a ledger to audit comes from: a live server, a data directory or an
+// export bundle. Each source yields its latest signed checkpoint and its
+// entries in index order, as stored (never re-encoded).
+
+#ifndef TRIALOG_TOOLS_TRIALOG_SOURCES_H_
+#define TRIALOG_TOOLS_TRIALOG_SOURCES_H_
+
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "core/ledger/parallel_verifier.h"
+
+namespace trialog::cli {
+
+class LedgerSource {
+ public:
+  virtual ~LedgerSource() = default;
+  // A human-readable name ("server 127.0.0.1:7443 trial X", a path).
+  virtual std::string Describe() const = 0;
+  // The latest signed checkpoint note, exactly as signed.
+  virtual absl::StatusOr<std::string> CheckpointNote() = 0;
+  // Number of entries the source holds (may exceed the checkpoint's size).
+  virtual absl::StatusOr<uint64_t> Size() = 0;
+  // Entries in index order from `from`.
+  virtual ledger::EntryReader Reader() = 0;
+  // Consistency proof between two sizes, when the source can make one
+  // (a server can; a bundle cannot: UNIMPLEMENTED).
+  virtual absl::StatusOr<std::vector<std::string>> ConsistencyProof(uint64_t old_size,
+                                                                    uint64_t new_size) = 0;
+};
+
+// Flags that choose and reach a source; shared by verify and checkpoint.
+struct SourceFlags {
+  std::string server, trial, data, bundle;
+  bool plaintext = false;
+  std::string ca_file, cert_file, client_key_file, server_name;
+};
+void AddSourceFlags(CLI::App* cmd, SourceFlags* flags);
+// Exactly one of --server, --data or --bundle (INVALID_ARGUMENT otherwise).
+absl::StatusOr<std::unique_ptr<LedgerSource>> OpenSource(const SourceFlags& flags);
+
+}  // namespace trialog::cli
+
+#endif  // TRIALOG_TOOLS_TRIALOG_SOURCES_H_
