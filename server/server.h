@@ -17,6 +17,7 @@
 #include "server/metrics.h"
 #include "server/metrics_http.h"
 #include "server/state_machines.h"
+#include "server/witnessing.h"
 
 namespace trialog::server {
 
@@ -43,6 +44,7 @@ class Server {
   ServerConfig config_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<LedgerSet> ledgers_;
+  std::unique_ptr<Witnessing> witnessing_;  // null without witnesses
   std::unique_ptr<LedgerServiceImpl> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;

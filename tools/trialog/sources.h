@@ -21,6 +21,11 @@ class LedgerSource {
   virtual std::string Describe() const = 0;
   // The latest signed checkpoint note, exactly as signed.
   virtual absl::StatusOr<std::string> CheckpointNote() = 0;
+  // The newest checkpoint cosigned by the ledger server's witnesses, with
+  // their cosignature lines: from a server, GetCheckpoint(cosigned); from a
+  // data directory, the file trialogd keeps (<data>/witnessing/<trial>.cosigned).
+  // FAILED_PRECONDITION when there is none.
+  virtual absl::StatusOr<std::string> CosignedCheckpointNote() = 0;
   // Number of entries the source holds (may exceed the checkpoint's size).
   virtual absl::StatusOr<uint64_t> Size() = 0;
   // Entries in index order from `from`.

@@ -9,6 +9,7 @@
 #include "core/note/keys.h"
 #include "core/util/bytes.h"
 #include "nlohmann/json.hpp"
+#include "witness/policy.h"
 #include "tools/trialog/cli_util.h"
 #include "tools/trialog/commands.h"
 #include "tools/trialog/domain.h"
@@ -16,10 +17,16 @@
 
 namespace trialog::cli {
 
+// A checkpoint without the cosignatures the --witness policy requires (or
+// no cosigned checkpoint at all).
+constexpr int kExitWitnessPolicy = 8;
+
 void RegisterVerify(CLI::App& app, int* exit_code) {
   struct Flags {
     SourceFlags source;
     std::string key, trusted, save_checkpoint;
+    std::vector<std::string> witnesses;
+    size_t witness_quorum = 0;
     bool json = false, no_signatures = false, no_rules = false;
     int threads = 0;
   };
@@ -33,9 +40,14 @@ void RegisterVerify(CLI::App& app, int* exit_code) {
       "Examples:\n"
       "  trialog verify --server 127.0.0.1:7443 --plaintext --trial imt-01 --key @ledger.vkey\n"
       "  trialog verify --data /var/lib/trialog --trial imt-01 --key @ledger.vkey --trusted @last.cp\n"
+      "With --witness (repeat per witness) the ledger key is not trusted alone: the checkpoint\n"
+      "verified against is the newest one the server's witnesses cosigned, and it must carry\n"
+      "valid cosignatures from --witness-quorum of the listed witnesses (default: all):\n"
+      "  trialog verify --server ... --key @ledger.vkey --witness @w1.vkey --witness @w2.vkey \\\n"
+      "      --witness @w3.vkey --witness-quorum 2\n"
       "Exit codes: 0 ok, 2 unreadable input, 3 hash/chain damage, 4 envelope signature,\n"
-      "5 checkpoint signature, 6 rule violation, 7 inconsistent with the trusted checkpoint,\n"
-      "64 usage.");
+      "5 checkpoint signature (or a forged cosignature), 6 rule violation, 7 inconsistent with\n"
+      "the trusted checkpoint, 8 too few witness cosignatures, 64 usage.");
   AddSourceFlags(cmd, &flags->source);
   cmd->add_option("--key", flags->key,
                   "The ledger's verifier key (name+id+base64), or @FILE holding it")
@@ -45,6 +57,13 @@ void RegisterVerify(CLI::App& app, int* exit_code) {
   cmd->add_option("--save-checkpoint", flags->save_checkpoint,
                   "After a clean verification, write the verified checkpoint here (to pass as "
                   "--trusted next time)");
+  cmd->add_option("--witness", flags->witnesses,
+                  "A witness's cosigner key (name+id+base64, as `trialog witness --print-key` "
+                  "prints it), or @FILE. Repeatable")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--witness-quorum", flags->witness_quorum,
+                  "How many of the --witness witnesses must have cosigned (default: all)");
   cmd->add_option("--threads", flags->threads, "Signature-checking threads (default: all cores)");
   cmd->add_flag("--json", flags->json, "Print the report as JSON on stdout");
   cmd->add_flag("--no-signatures", flags->no_signatures,
@@ -59,6 +78,23 @@ void RegisterVerify(CLI::App& app, int* exit_code) {
     if (!vkey_text.ok()) return fail_usage(vkey_text.status());
     absl::StatusOr<note::Verifier> vkey = note::ParseVerifierKey(*vkey_text);
     if (!vkey.ok()) return fail_usage(vkey.status());
+
+    witness::WitnessPolicy policy;
+    if (!flags->witnesses.empty() || flags->witness_quorum > 0) {
+      std::vector<std::string> keys;
+      for (const std::string& w : flags->witnesses) {
+        absl::StatusOr<std::string> text = ValueOrFile(w);
+        if (!text.ok()) return fail_usage(text.status());
+        keys.push_back(*text);
+      }
+      absl::StatusOr<witness::WitnessPolicy> made = witness::MakeWitnessPolicy(
+          keys, flags->witness_quorum == 0 ? keys.size() : flags->witness_quorum);
+      if (!made.ok()) return fail_usage(made.status());
+      policy = *std::move(made);
+    }
+    const bool witnessed = !policy.witnesses.empty();
+    std::vector<std::string> cosigned_by;
+    bool policy_failed = false;
 
     ledger::AuditOptions options;
     if (!flags->trusted.empty()) {
@@ -81,9 +117,29 @@ void RegisterVerify(CLI::App& app, int* exit_code) {
       report.message = std::string(source.status().message());
     } else {
       source_name = (*source)->Describe();
-      absl::StatusOr<std::string> checkpoint = (*source)->CheckpointNote();
+      absl::StatusOr<std::string> checkpoint =
+          witnessed ? (*source)->CosignedCheckpointNote() : (*source)->CheckpointNote();
       absl::StatusOr<uint64_t> size = (*source)->Size();
-      if (!checkpoint.ok() || !size.ok()) {
+      absl::Status witness_check = absl::OkStatus();
+      if (witnessed && checkpoint.ok()) {
+        absl::StatusOr<witness::CosignedCheckpoint> cosigned =
+            witness::OpenCosignedCheckpoint(*checkpoint, *vkey, policy);
+        if (cosigned.ok()) {
+          for (const note::Cosignature& c : cosigned->cosignatures) cosigned_by.push_back(c.name);
+        } else {
+          witness_check = cosigned.status();
+        }
+      }
+      const absl::Status& witness_problem = !checkpoint.ok() ? checkpoint.status() : witness_check;
+      if (witnessed && !witness_problem.ok() &&
+          witness_problem.code() == absl::StatusCode::kFailedPrecondition) {
+        // No cosigned checkpoint, or one with too few valid cosignatures.
+        policy_failed = true;
+        report.message = absl::StrCat("witness policy not met: ", witness_problem.message());
+      } else if (!witness_check.ok()) {
+        report.finding = ledger::Finding::kCheckpointSignature;
+        report.message = absl::StrCat("cosigned checkpoint: ", witness_check.message());
+      } else if (!checkpoint.ok() || !size.ok()) {
         report.finding = ledger::Finding::kUnreadable;
         report.message = std::string(
             (!checkpoint.ok() ? checkpoint.status() : size.status()).message());
@@ -103,12 +159,17 @@ void RegisterVerify(CLI::App& app, int* exit_code) {
       }
     }
 
-    *exit_code = ledger::FindingExitCode(report.finding);
+    *exit_code = policy_failed ? kExitWitnessPolicy : ledger::FindingExitCode(report.finding);
+    if (witnessed && report.finding == ledger::Finding::kOk && !policy_failed) {
+      absl::StrAppend(&report.message, "; cosigned by ", cosigned_by.size(), " of ",
+                      policy.witnesses.size(), " witnesses (quorum ", policy.quorum, ")");
+    }
     double rate = report.seconds > 0 ? report.entries_verified / report.seconds : 0;
     if (flags->json) {
       nlohmann::json j = {
           {"source", source_name},
-          {"result", ledger::FindingName(report.finding)},
+          {"result", policy_failed ? "witness_policy" : ledger::FindingName(report.finding)},
+          {"cosigned_by", cosigned_by},
           {"exit_code", *exit_code},
           {"message", report.message},
           {"entries_verified", report.entries_verified},
@@ -124,7 +185,10 @@ void RegisterVerify(CLI::App& app, int* exit_code) {
           report.first_bad_index ? nlohmann::json(*report.first_bad_index) : nlohmann::json();
       std::cout << j.dump(2) << "\n";
     } else {
-      if (report.finding == ledger::Finding::kOk) {
+      if (policy_failed) {
+        std::cout << "FAILED (witness_policy)  " << source_name << "\n    " << report.message
+                  << "\n";
+      } else if (report.finding == ledger::Finding::kOk) {
         std::cout << "OK  " << source_name << "\n    " << report.message << "\n"
                   << absl::StrFormat("    %llu signatures checked, %.2f s (%.0f entries/s)\n",
                                      static_cast<unsigned long long>(report.signatures_checked),
