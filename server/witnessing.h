@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "server/ledger_set.h"
 #include "server/trial_ledger.h"
+#include "witness/policy.h"
 #include "witness/submitter.h"
 
 namespace trialog::server {
