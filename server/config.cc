@@ -95,7 +95,7 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   }
   if (config.ledger_key_file().empty()) {
     return absl::InvalidArgumentError(
-        "ledger_key_file is not set (--ledger_key_file); create one with `trialog keygen`");
+        "ledger_key_file is not set (--ledger_key_file); create one with `trialogd --new_ledger_key`");
   }
   const bool tls = !config.tls().cert_file().empty() || !config.tls().key_file().empty();
   if (tls && (config.tls().cert_file().empty() || config.tls().key_file().empty())) {

@@ -13,6 +13,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/crypto/key_file.h"
 #include "core/trial/state_machine.h"
@@ -31,7 +33,7 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7443",
 ABSL_FLAG(std::string, metrics_listen, "",
           "Prometheus metrics HTTP address host:port (GET /metrics); empty = no metrics.");
 ABSL_FLAG(std::string, ledger_key_file, "",
-          "Encrypted Ed25519 key file that signs every checkpoint (made by `trialog keygen`).");
+          "Encrypted Ed25519 key file that signs every checkpoint (made by `trialogd --new_ledger_key`).");
 ABSL_FLAG(std::string, ledger_key_passphrase_file, "",
           "File whose first line is the ledger key's passphrase. Without it the passphrase is "
           "read from $TRIALOG_LEDGER_PASSPHRASE (never from a flag value).");
@@ -194,7 +196,7 @@ int NewLedgerKey(const ServerConfig& config) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "trialogd: the trialog ledger server.\n\n"
+      "the trialog ledger server.\n\n"
       "Serves signed, hash-chained clinical-trial ledgers over gRPC (trialog.v1.LedgerService,\n"
       "grpc.health.v1.Health, server reflection), one RocksDB per trial under --data_dir, with\n"
       "every checkpoint signed by the ledger key.\n\n"
@@ -211,6 +213,12 @@ int main(int argc, char** argv) {
       "All flags may also be set in a text-format config file (--config; fields of\n"
       "trialog.server.ServerConfig); flags on the command line win. SIGTERM/SIGINT stop\n"
       "accepting calls, finish the appends in flight, close the ledgers and exit 0.");
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view path) {
+    return absl::StrContains(path, "server/main.cc");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
   RecordGivenFlags(argc, argv);
   absl::ParseCommandLine(argc, argv);
 

@@ -17,6 +17,7 @@
 #include "server/metrics.h"
 #include "server/metrics_http.h"
 #include "server/state_machines.h"
+#include "server/trial_state_service.h"
 #include "server/witnessing.h"
 
 namespace trialog::server {
@@ -46,6 +47,7 @@ class Server {
   std::unique_ptr<LedgerSet> ledgers_;
   std::unique_ptr<Witnessing> witnessing_;  // null without witnesses
   std::unique_ptr<LedgerServiceImpl> service_;
+  std::unique_ptr<TrialStateServiceImpl> trial_state_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   int grpc_port_ = 0;

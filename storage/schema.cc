@@ -174,7 +174,7 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const DbOptions& options) {
   if (options.dir.empty()) return absl::InvalidArgumentError("ledger directory is empty");
   std::error_code ec;
   const bool exists = std::filesystem::exists(std::filesystem::path(options.dir) / "CURRENT", ec);
-  if (!exists && !options.create_if_missing) {
+  if (!exists && (!options.create_if_missing || options.read_only)) {
     return absl::NotFoundError(
         absl::StrCat("no ledger store in ", options.dir, " (and create_if_missing is false)"));
   }
@@ -209,8 +209,14 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const DbOptions& options) {
   db->created_ = creating;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  absl::Status s = FromRocks(rocksdb::DB::Open(db_options, options.dir, descriptors, &handles, &raw),
-                             absl::StrCat("opening ledger store ", options.dir));
+  db->read_only_ = options.read_only;
+  absl::Status s =
+      options.read_only
+          ? FromRocks(rocksdb::DB::OpenForReadOnly(db_options, options.dir, descriptors, &handles,
+                                                   &raw),
+                      absl::StrCat("opening ledger store ", options.dir, " read-only"))
+          : FromRocks(rocksdb::DB::Open(db_options, options.dir, descriptors, &handles, &raw),
+                      absl::StrCat("opening ledger store ", options.dir));
   if (!s.ok()) return s;
   db->db_ = raw;
   db->owned_handles_ = handles;
@@ -226,7 +232,8 @@ absl::Status Db::Close() {
   // A clean close flushes big memtables so the next Open need not replay a
   // long WAL (small ones are cheaper to replay than to flush).
   uint64_t memtable_bytes = 0;
-  if (db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtable_bytes) &&
+  if (!read_only_ &&
+      db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtable_bytes) &&
       memtable_bytes > (4u << 20)) {
     std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
     result = FromRocks(db_->Flush(rocksdb::FlushOptions(), all), "flushing memtables on close");

@@ -110,6 +110,10 @@ struct DbOptions {
   std::string dir;                 // the ledger's directory
   bool create_if_missing = true;   // else NOT_FOUND when `dir` holds no store
   rocksdb::Env* env = nullptr;     // tests: fault injection; nullptr = default
+  // Opens with RocksDB's OpenForReadOnly: no lock, no writes, no flush on
+  // Close (tools that inspect a store; Write then fails). Implies
+  // !create_if_missing.
+  bool read_only = false;
 };
 
 // Owner of the RocksDB handle and its column families.
@@ -124,6 +128,7 @@ class Db {
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
 
+  bool read_only() const { return read_only_; }
   // True when this Open created the store (no meta yet).
   bool created() const { return created_; }
   const std::string& dir() const { return dir_; }
@@ -151,6 +156,7 @@ class Db {
   Db() = default;
   std::string dir_;
   bool created_ = false;
+  bool read_only_ = false;
   rocksdb::DB* db_ = nullptr;
   std::array<rocksdb::ColumnFamilyHandle*, kCfCount> handles_{};
   std::vector<rocksdb::ColumnFamilyHandle*> owned_handles_;  // incl. default

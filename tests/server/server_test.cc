@@ -788,6 +788,8 @@ TEST_F(ServerLifecycleTest, PlaintextOffLoopbackIsRefused) {
 TEST_F(ServerLifecycleTest, HelpTeachesAndBadConfigIsExplained) {
   RunResult help = RunTrialogd(dir_, {"--help"});
   EXPECT_THAT(help.output, HasSubstr("--print_verifier_key"));
+  EXPECT_THAT(help.output, HasSubstr("-accept_new_trials"));  // the flag list itself
+  EXPECT_THAT(help.output, HasSubstr("$TRIALOG_LEDGER_PASSPHRASE"));
   EXPECT_THAT(help.output, HasSubstr("loopback"));
   std::ofstream(dir_.File("bad.textproto")) << "data_dir: \"x\"\nno_such_field: 3\n";
   RunResult bad = RunTrialogd(dir_, {"--config=" + dir_.File("bad.textproto")});

@@ -289,6 +289,27 @@ TEST(DamageTest, IndexRowsAreCheckedByScrub) {
   EXPECT_THAT(r->damages[1].detail, HasSubstr("stream_heads says stream subject/A is at version 7"));
 }
 
+TEST(DamageTest, ReadOnlyOpenSeesTheStoreAndWritesNothing) {
+  LedgerHarness h;
+  Build(h);
+  DbOptions o;
+  o.dir = h.dir;
+  o.read_only = true;
+  absl::StatusOr<std::unique_ptr<Db>> db = Db::Open(o);
+  ASSERT_TRUE(db.ok()) << db.status();
+  absl::StatusOr<std::string> size = (*db)->Get(Cf::kMeta, std::string(kMetaSize));
+  ASSERT_TRUE(size.ok());
+  EXPECT_EQ(*size, EncodeBigEndian64(kSize));
+  rocksdb::WriteBatch w;
+  w.Put((*db)->handle(Cf::kMeta), "x", "y");
+  EXPECT_FALSE((*db)->Write(&w, true).ok());
+  // No lock taken: the ledger opens beside it.
+  ASSERT_TRUE(h.Open().ok());
+  EXPECT_EQ(h.ledger->size(), kSize);
+  o.dir = h.tmp.path() + "/absent";
+  EXPECT_EQ(Db::Open(o).status().code(), absl::StatusCode::kNotFound);
+}
+
 // An Env whose WAL files fail every write once `fail` is set.
 class FailingFile : public rocksdb::WritableFileWrapper {
  public:

@@ -11,6 +11,7 @@ namespace trialog::cli {
 void RegisterKeygen(CLI::App& app, int* exit_code);
 void RegisterVerify(CLI::App& app, int* exit_code);
 void RegisterCheckpoint(CLI::App& app, int* exit_code);
+void RegisterDemo(CLI::App& app, int* exit_code);
 
 }  // namespace trialog::cli
 

@@ -1,6 +1,7 @@
 // LedgerSource over a trialogd data directory (<data>/trials/<trial>/),
-// read straight from RocksDB. trialogd must be stopped: RocksDB allows one
-// process per database.
+// read straight from RocksDB, opened read-only (no lock taken, nothing
+// written). Stop trialogd first: a running server may be mid-batch, and
+// only what it had flushed and logged is visible.
 
 #include <filesystem>
 
@@ -87,11 +88,12 @@ absl::StatusOr<std::unique_ptr<LedgerSource>> OpenDataSource(const SourceFlags& 
   storage::DbOptions options;
   options.dir = dir;
   options.create_if_missing = false;
+  options.read_only = true;
   absl::StatusOr<std::unique_ptr<storage::Db>> db = storage::Db::Open(options);
   if (!db.ok()) {
     return absl::Status(db.status().code(),
                         absl::StrCat(db.status().message(),
-                                     " (is trialogd still running on this directory?)"));
+                                     " (is this a trialogd data directory?)"));
   }
   std::string cosigned =
       (std::filesystem::path(flags.data) / "witnessing" / (flags.trial + ".cosigned")).string();

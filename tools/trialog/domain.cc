@@ -1,17 +1,22 @@
 #include "tools/trialog/domain.h"
 
+#include "core/trial/state_machine.h"
+
 namespace trialog::cli {
 namespace {
 
-// Until core/trial lands, the ledger's generic rules (registry, chain,
-// versions) are all that is replayed.
-class GenericRules : public DomainRules {
+// The IMT crizotinib trial's rules and projections (core/trial). The
+// protocol itself comes from the ledger's genesis entry.
+class TrialRules : public DomainRules {
  public:
-  std::vector<ledger::StateMachine*> machines() override { return {}; }
+  std::vector<ledger::StateMachine*> machines() override { return {&trial_}; }
+
+ private:
+  trial::TrialStateMachine trial_;
 };
 
 }  // namespace
 
-std::unique_ptr<DomainRules> NewDomainRules() { return std::make_unique<GenericRules>(); }
+std::unique_ptr<DomainRules> NewDomainRules() { return std::make_unique<TrialRules>(); }
 
 }  // namespace trialog::cli

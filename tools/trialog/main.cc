@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   trialog::cli::RegisterKeygen(app, &exit_code);
   trialog::cli::RegisterVerify(app, &exit_code);
   trialog::cli::RegisterCheckpoint(app, &exit_code);
+  trialog::cli::RegisterDemo(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
