@@ -78,12 +78,36 @@ trap - EXIT
   --trusted "@$OUT/checkpoint.note" --json > "$OUT/verify.json"
 echo "offline verification: $(grep -o '"result": "[a-z_]*"' "$OUT/verify.json")"
 
+step "regulator exports: signed bundle, CDISC ODM 1.3.2, HTML report, one subject's disclosure"
+T="$BIN/tools/trialog"
+TRIALOG_PASSPHRASE=$(cat "$OUT/ledger.passphrase") "$T" keygen --name trialog.demo/exports \
+  --out "$OUT/exporter.key" --weak-kdf > "$OUT/exporter.vkey"
+export TRIALOG_PASSPHRASE
+TRIALOG_PASSPHRASE=$(cat "$OUT/ledger.passphrase")
+"$T" export bundle --data "$DATA" --trial "$TRIAL" --key "@$OUT/ledger.vkey" \
+  --exporter-key-file "$OUT/exporter.key" --out "$OUT/bundle"
+"$T" verify --bundle "$OUT/bundle" --key "@$OUT/ledger.vkey" --exporter-key "@$OUT/exporter.vkey"
+"$T" export odm --bundle "$OUT/bundle" --key "@$OUT/ledger.vkey" --out "$OUT/$TRIAL.odm.xml"
+if command -v xmllint >/dev/null && [ -f "$ROOT/../shared/vectors/odm/odm-1.3.2/ODM1-3-2.xsd" ]; then
+  xmllint --noout --nonet --schema "$ROOT/../shared/vectors/odm/odm-1.3.2/ODM1-3-2.xsd" \
+    "$OUT/$TRIAL.odm.xml"
+fi
+"$T" report --bundle "$OUT/bundle" --key "@$OUT/ledger.vkey" --out "$OUT/$TRIAL.report.html"
+"$T" export subject --bundle "$OUT/bundle" --key "@$OUT/ledger.vkey" --subject RU-01-0001 \
+  --exporter-key-file "$OUT/exporter.key" --out "$OUT/subject-RU-01-0001"
+"$T" verify --bundle "$OUT/subject-RU-01-0001" --key "@$OUT/ledger.vkey"
+unset TRIALOG_PASSPHRASE
+
 step "results"
 cat <<EOM
   verifier key (C2SP vkey):  $OUT/ledger.vkey
   latest checkpoint (note):  $OUT/checkpoint.note
   trial summary (JSON):      $OUT/summary.json
   verification report:       $OUT/verify.json
+  export bundle (verifiable): $OUT/bundle
+  CDISC ODM 1.3.2:           $OUT/$TRIAL.odm.xml
+  report (open in a browser): $OUT/$TRIAL.report.html
+  one subject's disclosure:  $OUT/subject-RU-01-0001
   data directory:            $DATA   (trial $TRIAL)
 Explore it with, for example:
   $BIN/tools/trialog verify --data $DATA --trial $TRIAL --key @$OUT/ledger.vkey

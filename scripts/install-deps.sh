@@ -14,7 +14,15 @@ PACKAGES=(
   libcurl4-openssl-dev
   # third-party peers used by the tests (interop client, XML schema validation)
   python3-grpcio python3-protobuf python3-nacl libxml2-utils openssl
+  # ODM export validation with a second, independent XSD validator
+  python3-xmlschema
 )
+
+# Opt-in: headless Chromium renders the HTML report in tests/export (about
+# 100 packages, several hundred MB). Without it that test is skipped.
+if [[ "${1:-}" == "--with-chromium" ]]; then
+  PACKAGES+=(chromium)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

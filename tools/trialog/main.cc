@@ -5,6 +5,7 @@
 #include "CLI/CLI.hpp"
 #include "tools/trialog/cli_util.h"
 #include "tools/trialog/commands.h"
+#include "tools/export/export_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   trialog::cli::RegisterVerify(app, &exit_code);
   trialog::cli::RegisterCheckpoint(app, &exit_code);
   trialog::cli::RegisterDemo(app, &exit_code);
+  trialog::exporter::RegisterExport(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,6 +1,8 @@
 #include "tools/trialog/sources.h"
 
 #include "absl/strings/str_cat.h"
+#include "tools/export/bundle_source.h"
+#include "tools/trialog/cli_util.h"
 
 namespace trialog::cli {
 
@@ -12,6 +14,11 @@ void AddSourceFlags(CLI::App* cmd, SourceFlags* flags) {
   cmd->add_option("--trial", flags->trial, "Trial id (with --server or --data)")->group("Source");
   cmd->add_option("--data", flags->data,
                   "A trialogd data directory (read-only; stop the server first)")
+      ->group("Source");
+  cmd->add_option("--bundle", flags->bundle, "An export bundle directory (trialog export bundle|subject)")
+      ->group("Source");
+  cmd->add_option("--exporter-key", flags->exporter_key,
+                  "With --bundle: the exporter's verifier key, or @FILE (else the bundle's own is used)")
       ->group("Source");
   cmd->add_flag("--plaintext", flags->plaintext, "No TLS (loopback servers only)")
       ->group("Connection");
@@ -26,9 +33,18 @@ void AddSourceFlags(CLI::App* cmd, SourceFlags* flags) {
 }
 
 absl::StatusOr<std::unique_ptr<LedgerSource>> OpenSource(const SourceFlags& flags) {
-  int chosen = !flags.server.empty() + !flags.data.empty();
+  int chosen = !flags.server.empty() + !flags.data.empty() + !flags.bundle.empty();
   if (chosen != 1) {
-    return absl::InvalidArgumentError("give exactly one of --server or --data");
+    return absl::InvalidArgumentError("give exactly one of --server, --data or --bundle");
+  }
+  if (!flags.bundle.empty()) {
+    exporter::BundleTrust trust;
+    if (!flags.exporter_key.empty()) {
+      absl::StatusOr<std::string> key = ValueOrFile(flags.exporter_key);
+      if (!key.ok()) return absl::InvalidArgumentError(key.status().message());
+      trust.exporter_vkey = *key;
+    }
+    return exporter::OpenBundleSource(flags.bundle, trust);
   }
   if (!flags.server.empty()) return OpenServerSource(flags);
   return OpenDataSource(flags);

@@ -44,6 +44,7 @@ class LedgerSource {
 // Flags that choose and reach a source; shared by verify and checkpoint.
 struct SourceFlags {
   std::string server, trial, data, bundle;
+  std::string exporter_key;  // --exporter-key: pins a bundle's exporter key
   bool plaintext = false;
   std::string ca_file, cert_file, client_key_file, server_name;
 };

@@ -14,6 +14,8 @@
 #include "tools/trialog/commands.h"
 #include "tools/trialog/domain.h"
 #include "tools/trialog/sources.h"
+#include "tools/export/disclosure.h"
+#include "tools/export/export_command.h"
 
 namespace trialog::cli {
 
@@ -78,6 +80,13 @@ void RegisterVerify(CLI::App& app, int* exit_code) {
     if (!vkey_text.ok()) return fail_usage(vkey_text.status());
     absl::StatusOr<note::Verifier> vkey = note::ParseVerifierKey(*vkey_text);
     if (!vkey.ok()) return fail_usage(vkey.status());
+
+    // A per-subject disclosure is not a whole ledger: its own verifier.
+    if (!flags->source.bundle.empty() && exporter::LooksLikeSubjectDisclosure(flags->source.bundle)) {
+      *exit_code = exporter::VerifyDisclosureCommand(flags->source.bundle, *vkey_text, flags->source.exporter_key,
+                                                     flags->json, std::cout);
+      return;
+    }
 
     witness::WitnessPolicy policy;
     if (!flags->witnesses.empty() || flags->witness_quorum > 0) {
