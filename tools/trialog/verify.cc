@@ -31,6 +31,46 @@ uint64_t NewestCheckpointSize(LedgerSource& source, const note::Verifier& ledger
   return checkpoint.ok() ? checkpoint->size : 0;
 }
 
+// A subject disclosure's checkpoint.note against the witness policy. On
+// failure prints the finding (text or JSON) and returns the exit code (8
+// missing cosignatures, 5 a bad signature, 2 unreadable); on success sets
+// *cosigners to a description of them and returns 0.
+int CheckDisclosurePolicy(const std::string& dir, const note::Verifier& ledger_key,
+                          const witness::WitnessPolicy& policy, bool json, std::string* cosigners) {
+  absl::StatusOr<std::string> note = ReadFile(dir + "/checkpoint.note");
+  absl::Status checked = note.status();
+  if (note.ok()) {
+    absl::StatusOr<witness::CosignedCheckpoint> opened =
+        witness::OpenCosignedCheckpoint(*note, ledger_key, policy);
+    checked = opened.status();
+    if (opened.ok()) {
+      PolicyCheckpoint pc;
+      for (const note::Cosignature& c : opened->cosignatures) pc.cosigned_by.push_back(c.name);
+      *cosigners = DescribeCosigners(pc, policy);
+      return kExitOk;
+    }
+  }
+  const bool missing = checked.code() == absl::StatusCode::kFailedPrecondition;
+  const bool forged = checked.code() == absl::StatusCode::kUnauthenticated;
+  const int code = missing ? kExitWitnessPolicy
+                           : ledger::FindingExitCode(forged ? ledger::Finding::kCheckpointSignature
+                                                            : ledger::Finding::kUnreadable);
+  const std::string result = missing ? "witness_policy" : forged ? "checkpoint_signature" : "unreadable";
+  const std::string message =
+      absl::StrCat(missing ? "witness policy not met: " : "cosigned checkpoint: ", checked.message());
+  if (json) {
+    std::cout << nlohmann::json({{"source", absl::StrCat("subject disclosure ", dir)},
+                                 {"result", result},
+                                 {"exit_code", code},
+                                 {"message", message}})
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << "FAILED (" << result << ")  subject disclosure " << dir << "\n    " << message << "\n";
+  }
+  return code;
+}
+
 }  // namespace
 
 void RegisterVerify(CLI::App& app, int* exit_code) {
@@ -101,40 +141,8 @@ void RegisterVerify(CLI::App& app, int* exit_code) {
     if (!flags->source.bundle.empty() && exporter::LooksLikeSubjectDisclosure(flags->source.bundle)) {
       std::string cosigners;
       if (witnessed) {
-        absl::StatusOr<std::string> note = ReadFile(flags->source.bundle + "/checkpoint.note");
-        absl::Status checked = note.status();
-        if (note.ok()) {
-          absl::StatusOr<witness::CosignedCheckpoint> opened =
-              witness::OpenCosignedCheckpoint(*note, *vkey, policy);
-          checked = opened.status();
-          if (opened.ok()) {
-            PolicyCheckpoint pc;
-            for (const note::Cosignature& c : opened->cosignatures) pc.cosigned_by.push_back(c.name);
-            cosigners = DescribeCosigners(pc, policy);
-          }
-        }
-        if (!checked.ok()) {
-          const bool missing = checked.code() == absl::StatusCode::kFailedPrecondition;
-          *exit_code = missing ? kExitWitnessPolicy
-                               : ledger::FindingExitCode(
-                                     checked.code() == absl::StatusCode::kUnauthenticated
-                                         ? ledger::Finding::kCheckpointSignature
-                                         : ledger::Finding::kUnreadable);
-          std::string message = absl::StrCat(missing ? "witness policy not met: " : "cosigned checkpoint: ",
-                                             checked.message());
-          if (flags->json) {
-            std::cout << nlohmann::json({{"source", absl::StrCat("subject disclosure ", flags->source.bundle)},
-                                         {"result", missing ? "witness_policy" : "checkpoint_signature"},
-                                         {"exit_code", *exit_code},
-                                         {"message", message}})
-                             .dump(2)
-                      << "\n";
-          } else {
-            std::cout << "FAILED (" << (missing ? "witness_policy" : "checkpoint") << ")  subject disclosure "
-                      << flags->source.bundle << "\n    " << message << "\n";
-          }
-          return;
-        }
+        *exit_code = CheckDisclosurePolicy(flags->source.bundle, *vkey, policy, flags->json, &cosigners);
+        if (*exit_code != kExitOk) return;
       }
       *exit_code = exporter::VerifyDisclosureCommand(flags->source.bundle, *vkey_text, flags->source.exporter_key,
                                                      flags->json, std::cout);
