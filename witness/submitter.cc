@@ -138,10 +138,14 @@ absl::StatusOr<std::string> CheckpointSubmitter::SubmitTo(size_t i, const Target
   const std::string& name = w.endpoint.key.name;
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (old_size > target.size) {
-      return absl::FailedPreconditionError(absl::StrCat(
+      // This ledger's key signed a larger checkpoint than this ledger has:
+      // never benign (the witness cosigns nothing else).
+      absl::Status behind = absl::FailedPreconditionError(absl::StrCat(
           "witness ", name, " has cosigned size ", old_size, ", larger than the checkpoint size ",
           target.size, ": the ledger is behind what this witness saw (restored from an old "
           "backup, or forked)"));
+      Log(absl::StrCat("FORK? ", behind.message()));
+      return behind;
     }
     AddCheckpointRequest request;
     request.old_size = old_size;

@@ -117,13 +117,13 @@ class WitnessEndToEndTest : public ::testing::Test {
     nodes_[i].process.reset();
   }
 
-  void StartServer() {
+  void StartServer(const std::string& data = "data") {
     std::vector<std::string> specs;
     for (const Node& n : nodes_) {
       specs.push_back(absl::StrCat(n.cosigner_key, "@http://127.0.0.1:", n.port));
     }
     absl::StatusOr<std::unique_ptr<Trialogd>> d = Trialogd::Start(
-        dir_, {"--data_dir=" + dir_.File("data"), "--listen=127.0.0.1:0", "--plaintext",
+        dir_, {"--data_dir=" + dir_.File(data), "--listen=127.0.0.1:0", "--plaintext",
                "--metrics_listen=127.0.0.1:0", "--accept_new_trials",
                "--ledger_key_file=" + key_.key_file,
                "--ledger_key_passphrase_file=" + key_.passphrase_file,
@@ -192,6 +192,38 @@ class WitnessEndToEndTest : public ::testing::Test {
       absl::SleepFor(absl::Milliseconds(100));
     }
     return false;
+  }
+
+  // The checkpoint witness i keeps on disk for the ledger (its
+  // logs/<sha256(origin)>.checkpoint), opened under the ledger key and the
+  // witness's own cosignature; size 0 if it has none (yet).
+  note::Checkpoint Stored(int i) {
+    std::error_code ec;
+    for (const auto& f : std::filesystem::directory_iterator(nodes_[i].dir + "/logs", ec)) {
+      auto own = MakeWitnessPolicy({nodes_[i].cosigner_key}, 1);
+      absl::StatusOr<CosignedCheckpoint> cp =
+          OpenCosignedCheckpoint(testing::ReadFileOrDie(f.path().string()), ledger_key_, *own);
+      EXPECT_TRUE(cp.ok()) << f.path() << ": " << cp.status();
+      if (cp.ok()) return cp->checkpoint;
+    }
+    return note::Checkpoint{};
+  }
+  bool WaitStored(int i, uint64_t size) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      if (Stored(i).size >= size) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+  // The files witness i kept as evidence of refused, validly signed requests.
+  std::vector<std::string> Evidence(int i) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& f : std::filesystem::recursive_directory_iterator(nodes_[i].dir + "/evidence", ec)) {
+      if (f.is_regular_file()) out.push_back(f.path().string());
+    }
+    return out;
   }
 
   TempDir dir_;
@@ -355,6 +387,76 @@ TEST_F(WitnessEndToEndTest, TrialogdAndThreeWitnessProcessesUnderATwoOfThreePoli
 
   EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Stderr();
   for (int i = 1; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(StopWitness(i));
+}
+
+TEST_F(WitnessEndToEndTest, ForkedLedgerIsRefusedByEveryWitness) {
+  for (int i = 0; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(StartWitness(i));
+  ASSERT_NO_FATAL_FAILURE(StartServer("data"));
+  ASSERT_TRUE(client_->Append(trialog::testing::Genesis(kTrial, Origin(), admin_)).ok());
+  const uint64_t size = Append(10);
+  ASSERT_EQ(size, 11u);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(WaitStored(i, size)) << "witness " << i << "\n" << server_->Stderr();
+  const note::Checkpoint witnessed = Stored(0);
+  EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Stderr();
+
+  // The same ledger key, another data directory: a different history of the
+  // same trial (another admin, other notes), longer than the witnessed one.
+  ASSERT_NO_FATAL_FAILURE(StartServer("fork-data"));
+  admin_ = trialog::testing::MakePrincipal("other-admin", v1::ROLE_SPONSOR_ADMIN);
+  ASSERT_TRUE(client_->Append(trialog::testing::Genesis(kTrial, Origin(), admin_)).ok());
+  const uint64_t fork_size = Append(15);
+  ASSERT_EQ(fork_size, 16u);
+
+  // Every witness refuses it and keeps the request as evidence; trialogd
+  // raises the alarm for every witness (it logs after the answer arrives).
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  auto all_refused = [&] {
+    for (int i = 0; i < 3; ++i) {
+      if (Evidence(i).empty()) return false;
+      if (server_->Stderr().find(absl::StrCat("FORK? witness ", nodes_[i].name)) ==
+          std::string::npos) {
+        return false;
+      }
+    }
+    return true;
+  };
+  while (!all_refused() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
+  for (int i = 0; i < 3; ++i) {
+    const std::string log = testing::ReadFileOrDie(nodes_[i].stderr_path);
+    EXPECT_THAT(log, HasSubstr("REFUSED " + Origin())) << "witness " << i;
+    EXPECT_THAT(log, Not(HasSubstr(absl::StrCat("COSIGNED ", Origin(), " size ", fork_size))));
+    // What it holds is still the first history's checkpoint.
+    const note::Checkpoint kept = Stored(i);
+    EXPECT_EQ(kept.size, witnessed.size);
+    EXPECT_EQ(kept.root_hash, witnessed.root_hash);
+    // The evidence holds the fork's checkpoint, signed by the same ledger
+    // key: with the kept one, self-contained proof of the fork.
+    std::vector<std::string> evidence = Evidence(i);
+    ASSERT_FALSE(evidence.empty()) << "witness " << i;
+    const std::string request = testing::ReadFileOrDie(evidence[0]);
+    const size_t blank = request.find("\n\n");
+    ASSERT_NE(blank, std::string::npos) << request;
+    absl::StatusOr<note::Checkpoint> forked = note::OpenCheckpoint(request.substr(blank + 2), ledger_key_);
+    ASSERT_TRUE(forked.ok()) << forked.status() << "\n" << request;
+    // (Larger with a proof that fails, or the same size with another root,
+    // depending on which fork checkpoint reached the witness first.)
+    EXPECT_GE(forked->size, witnessed.size);
+    EXPECT_TRUE(forked->size != witnessed.size || forked->root_hash != witnessed.root_hash);
+  }
+  // trialogd raised the alarm for every witness and has nothing cosigned
+  // to serve; a verifier with a policy is told so.
+  for (const Node& n : nodes_) {
+    EXPECT_THAT(server_->Stderr(), HasSubstr(absl::StrCat("FORK? witness ", n.name)))
+        << server_->Stderr();
+  }
+  std::string out;
+  EXPECT_EQ(VerifyServer(Policy(1), &out), 8) << out;
+  EXPECT_THAT(out, HasSubstr("witness policy not met"));
+  // The ledger key alone cannot tell: the fork verifies on its own.
+  EXPECT_EQ(VerifyServer({}, &out), 0) << out;
+
+  EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Stderr();
+  for (int i = 0; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(StopWitness(i));
 }
 
 }  // namespace
