@@ -55,6 +55,9 @@ ABSL_FLAG(uint32_t, max_batch_envelopes, 0, "Envelopes per AppendBatch call (def
 ABSL_FLAG(uint32_t, max_message_bytes, 0, "Largest gRPC message in bytes (default 64 MiB).");
 ABSL_FLAG(uint32_t, max_sequencer_batch, 0, "Envelopes per group commit (default 512).");
 ABSL_FLAG(bool, sync, true, "fsync every group commit (turn off only for throwaway tests).");
+ABSL_FLAG(std::string, backup_dir, "",
+          "Directory (existing, outside --data_dir) that AdminService.CreateBackup writes "
+          "consistent online backups into (`trialog backup`); empty = backups refused.");
 ABSL_FLAG(std::string, ready_file, "",
           "Once serving, write \"grpc_port=N\\nmetrics_port=M\\n\" to this file (atomically).");
 ABSL_FLAG(bool, print_verifier_key, false,
@@ -139,6 +142,7 @@ absl::StatusOr<ServerConfig> BuildConfig() {
     for (const std::string& w : absl::GetFlag(FLAGS_witness)) config.add_witness(w);
   }
   if (Given("witness_quorum")) config.set_witness_quorum(absl::GetFlag(FLAGS_witness_quorum));
+  if (Given("backup_dir")) config.set_backup_dir(absl::GetFlag(FLAGS_backup_dir));
   return config;
 }
 

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   trialog::cli::RegisterVerify(app, &exit_code);
   trialog::cli::RegisterCheckpoint(app, &exit_code);
   trialog::cli::RegisterDemo(app, &exit_code);
+  trialog::cli::RegisterBackup(app, &exit_code);
+  trialog::cli::RegisterRestore(app, &exit_code);
   trialog::exporter::RegisterExport(app, &exit_code);
   RegisterWitness(app, &exit_code);
   try {
