@@ -10,6 +10,8 @@ PACKAGES=(
   librocksdb-dev libgrpc++-dev libgrpc-dev libprotobuf-dev protobuf-compiler
   protobuf-compiler-grpc libsodium-dev libabsl-dev libgtest-dev libgmock-dev
   libbenchmark-dev nlohmann-json3-dev libmicrohttpd-dev libcli11-dev
+  # HTTP client of the witness protocol (tools/witness, trialogd's witness submitter)
+  libcurl4-openssl-dev
   # third-party peers used by the tests (interop client, XML schema validation)
   python3-grpcio python3-protobuf python3-nacl libxml2-utils openssl
   # ODM export validation with a second, independent XSD validator
