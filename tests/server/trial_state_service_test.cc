@@ -266,7 +266,9 @@ class SyntheticTrialTest : public ::testing::Test {
     server_ = d->release();
   }
   static void StopServer() {
-    if (server_ != nullptr) EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Stderr();
+    if (server_ != nullptr) {
+      EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Stderr();
+    }
     delete server_;
     server_ = nullptr;
   }
