@@ -717,6 +717,16 @@ absl::Status TrialStateMachine::CheckSubjectEvent(const v1::Envelope& env, const
         return Rule("dose_modification.not_a_reduction",
                     absl::StrCat(m.new_dose_mg(), " mg is not below the current ", s.dosing().prescribed_dose_mg(), " mg"));
       }
+      if (m.action() == v1::DOSE_ACTION_REDUCED && !p.reduction_bands().empty()) {
+        const uint32_t level = s.dosing().reductions() + 1;
+        TRIALOG_ASSIGN_OR_RETURN(uint32_t table_mg, ReductionDoseMg(p, s.bsa().bsa_m2_x100(), level));
+        if (m.new_dose_mg() != table_mg) {
+          return Rule("dose.reduction_table",
+                      absl::StrCat("reduction ", level, " at BSA ", s.bsa().bsa_m2_x100() / 100, ".",
+                                   absl::StrFormat("%02u", s.bsa().bsa_m2_x100() % 100), " m2 is ", table_mg,
+                                   " mg per the protocol's table, not ", m.new_dose_mg(), " mg"));
+        }
+      }
       return absl::OkStatus();
     }
     case v1::TrialEvent::kAeReported: {
