@@ -16,8 +16,8 @@ PACKAGES=(
   python3-xmlschema
 )
 
-# Opt-in: headless Chromium renders the HTML report in tests/export (about
-# 100 packages, several hundred MB). Without it that test is skipped.
+# scripts/test.sh asks for it: headless Chromium renders the HTML report in tests/export (about
+# 100 packages, several hundred MB). Without it that test is skipped; the demo does not need it.
 if [[ "${1:-}" == "--with-chromium" ]]; then
   PACKAGES+=(chromium)
 fi

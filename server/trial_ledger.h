@@ -122,6 +122,12 @@ class TrialLedger {
     });
   }
 
+  // A consistent online copy of the trial's store in `dest_dir`
+  // (storage/backup.h).
+  absl::StatusOr<storage::BackupInfo> Backup(const std::string& dest_dir) const {
+    return store_->Backup(dest_dir);
+  }
+
   // Finishes the batches in flight and refuses new appends (UNAVAILABLE).
   absl::Status Close();
 
