@@ -185,6 +185,38 @@ TEST_F(TrialStateServiceTest, SummaryEqualsOfflineReplayByteForByte) {
   EXPECT_EQ(static_cast<size_t>(lresp.subject_ids_size()), (*offline)->SubjectIds().size());
 }
 
+// The live view follows appends: each answer after an append includes it
+// and equals an offline replay of the entries read back.
+TEST_F(TrialStateServiceTest, LiveAnswersFollowAppends) {
+  Principal admin = MakePrincipal("admin", v1::ROLE_SPONSOR_ADMIN);
+  const std::string trial = NewTrial(admin);
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext ctx;
+    v1::GetSummaryRequest req;
+    req.set_trial_id(trial);
+    v1::GetSummaryResponse resp;
+    ASSERT_TRUE(state_stub_->GetSummary(&ctx, req, &resp).ok());
+    std::vector<ledger::ParsedEntry> entries = ReadAll(trial);
+    ASSERT_EQ(entries.size(), static_cast<size_t>(i + 1));
+    EXPECT_EQ(resp.last_index(), entries.size() - 1);
+    trial::VectorEntrySource source(&entries);
+    absl::StatusOr<std::unique_ptr<trial::TrialStateMachine>> offline =
+        trial::StateAsOfEntry(source, entries.size() - 1);
+    ASSERT_TRUE(offline.ok()) << offline.status();
+    EXPECT_EQ(trial::DeterministicBytes(resp.summary()),
+              trial::DeterministicBytes((*offline)->Summary()));
+    // One more entry (a principal registration) before the next round.
+    Principal p = MakePrincipal(absl::StrCat("coord-", i), v1::ROLE_STUDY_COORDINATOR, "RU-01");
+    grpc::ClientContext actx;
+    v1::AppendRequest areq;
+    areq.set_trial_id(trial);
+    *areq.mutable_signed_envelope() = Register(trial, admin, p);
+    v1::AppendResponse aresp;
+    grpc::Status s = ledger_stub_->Append(&actx, areq, &aresp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+}
+
 }  // namespace
 }  // namespace trialog::testing
 
