@@ -1,6 +1,7 @@
 #include "server/trial_state_service.h"
 
 #include <algorithm>
+#include <deque>
 #include <optional>
 #include <string>
 #include <utility>
@@ -21,6 +22,7 @@ constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
 constexpr uint64_t kMinSnapshotEvery = 256;
 constexpr size_t kMaxSnapshots = 64;
+constexpr size_t kRecentStates = 4;
 
 // The entries of one TrialLedger, frozen at `size` (so a replay sees one
 // consistent prefix while appends go on).
@@ -85,6 +87,8 @@ struct TrialStateServiceImpl::TrialCache {
   std::shared_ptr<const TrialStateAt::Live> live ABSL_GUARDED_BY(mu);
   // Replay snapshots (TrialStateMachine::Snapshot()) by last entry index.
   std::map<uint64_t, std::shared_ptr<const std::string>> snapshots ABSL_GUARDED_BY(mu);
+  // The last replayed states (most recent last), by last entry index.
+  std::deque<std::shared_ptr<const trial::TrialStateMachine>> recent ABSL_GUARDED_BY(mu);
 };
 
 TrialStateServiceImpl::~TrialStateServiceImpl() = default;
@@ -175,6 +179,14 @@ absl::StatusOr<TrialStateAt> TrialStateServiceImpl::Replay(
   std::map<uint64_t, std::string> start;  // the nearest snapshot, if any
   {
     absl::MutexLock lock(&cache->mu);
+    for (const auto& state : cache->recent) {
+      if (state->last_index() == last_index) {
+        TrialStateAt at;
+        at.last_index_ = last_index;
+        at.replayed_ = state;
+        return at;
+      }
+    }
     auto it = cache->snapshots.upper_bound(last_index);
     if (it != cache->snapshots.begin()) {
       --it;
@@ -186,10 +198,13 @@ absl::StatusOr<TrialStateAt> TrialStateServiceImpl::Replay(
   options.snapshots = &start;
   options.snapshots_out = &made;
   options.snapshot_every = std::max<uint64_t>(kMinSnapshotEvery, size / 16);
-  TRIALOG_ASSIGN_OR_RETURN(std::unique_ptr<trial::TrialStateMachine> machine,
+  TRIALOG_ASSIGN_OR_RETURN(std::unique_ptr<trial::TrialStateMachine> replayed,
                            trial::StateAsOfEntry(source, last_index, options));
+  std::shared_ptr<const trial::TrialStateMachine> machine = std::move(replayed);
   {
     absl::MutexLock lock(&cache->mu);
+    cache->recent.push_back(machine);
+    if (cache->recent.size() > kRecentStates) cache->recent.pop_front();
     for (auto& [index, bytes] : made) {
       if (cache->snapshots.size() >= kMaxSnapshots) break;
       cache->snapshots.emplace(index, std::make_shared<const std::string>(std::move(bytes)));

@@ -15,8 +15,9 @@
 // ledger's entries, starting from the nearest cached snapshot at or before
 // N. Replays leave snapshots behind every max(256, size/16) entries (at
 // most 64 per trial, in memory), so later as-of queries replay at most
-// that many entries. An as-of that selects the live state's last entry is
-// answered from the live view.
+// that many entries; the 4 states replayed last are kept, so repeating an
+// as-of (e.g. paging a history) does not replay again. An as-of that
+// selects the live state's last entry is answered from the live view.
 //
 // Statuses: NOT_FOUND for an unknown trial or subject, or an as-of time
 // before the genesis; INVALID_ARGUMENT when both as-of fields are set, for
@@ -64,7 +65,7 @@ class TrialStateAt {
  private:
   uint64_t last_index_ = 0;
   std::shared_ptr<const Live> live_;                    // either this
-  std::unique_ptr<trial::TrialStateMachine> replayed_;  // or this
+  std::shared_ptr<const trial::TrialStateMachine> replayed_;  // or this
 };
 
 class TrialStateServiceImpl final : public v1::TrialStateService::Service {

@@ -83,11 +83,12 @@ int Main(int argc, char** argv) {
     if (!stub->ListSubjects(&ctx, req, &resp).ok() || resp.subject_ids().empty()) return 1;
     subject = resp.subject_ids(0);
   }
+  uint64_t shift = 0;  // > 0: a different as-of index per call (no cached state)
   auto summary = [&](bool as_of_middle) {
     grpc::ClientContext ctx;
     v1::GetSummaryRequest req;
     req.set_trial_id(trial);
-    if (as_of_middle) req.mutable_as_of()->set_as_of_index(run->entries / 2);
+    if (as_of_middle) req.mutable_as_of()->set_as_of_index(run->entries / 2 + shift);
     v1::GetSummaryResponse resp;
     return stub->GetSummary(&ctx, req, &resp).ok();
   };
@@ -103,6 +104,10 @@ int Main(int argc, char** argv) {
   Report("GetSummary (current)", Time(reps, [&] { return summary(false); }));
   Report("GetSubject (current)", Time(reps, get_subject));
   Report("GetSummary (as of the middle entry)", Time(reps, [&] { return summary(true); }));
+  Report("GetSummary (as of a new index each call)", Time(reps, [&] {
+           ++shift;
+           return summary(true);
+         }));
   auto history = [&](grpc::StatusCode* code) {
     grpc::ClientContext ctx;
     v1::GetSubjectHistoryRequest req;
