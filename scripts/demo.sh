@@ -42,10 +42,11 @@ umask 022
 echo "verifier key: $(cat "$OUT/ledger.vkey")"
 
 step "trialogd on 127.0.0.1 (plaintext on loopback), data in $DATA"
+mkdir -p "$OUT/backups"
 "$BIN/server/trialogd" --data_dir="$DATA" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
   --plaintext --accept_new_trials --ledger_key_file="$OUT/ledger.key" \
   --ledger_key_passphrase_file="$OUT/ledger.passphrase" --ready_file="$OUT/ready" \
-  2> "$OUT/trialogd.log" &
+  --backup_dir="$OUT/backups" 2> "$OUT/trialogd.log" &
 SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -69,6 +70,10 @@ if command -v curl >/dev/null; then
   echo "appends counted by the metrics endpoint: $(curl -s "127.0.0.1:$METRICS_PORT/metrics" \
     | awk '/^trialog_appends_total/ {s += $2} END {print s + 0}')"
 fi
+
+step "online backup (consistent RocksDB checkpoint while serving)"
+"$BIN/tools/trialog" backup --server "127.0.0.1:$PORT" --plaintext --name demo-backup \
+  --trial "$TRIAL" --key "@$OUT/ledger.vkey"
 
 step "stop trialogd (SIGTERM) and verify its data directory offline"
 kill -TERM $SERVER_PID
@@ -98,6 +103,16 @@ fi
 "$T" verify --bundle "$OUT/subject-RU-01-0001" --key "@$OUT/ledger.vkey"
 unset TRIALOG_PASSPHRASE
 
+step "restore the backup into a fresh data directory (verified before it is kept)"
+"$T" restore --from "$OUT/backups/demo-backup" --data "$OUT/restored" --trial "$TRIAL" \
+  --key "@$OUT/ledger.vkey"
+
+step "audit trail of subject RU-01-0001 (who, what, when, why; first lines)"
+"$T" audit-trail --data "$DATA" --trial "$TRIAL" --key "@$OUT/ledger.vkey" \
+  --subject RU-01-0001 --csv > "$OUT/audit-trail-RU-01-0001.csv"
+"$T" audit-trail --data "$DATA" --trial "$TRIAL" --key "@$OUT/ledger.vkey" \
+  --subject RU-01-0001 | head -12 || true
+
 step "results"
 cat <<EOM
   verifier key (C2SP vkey):  $OUT/ledger.vkey
@@ -108,8 +123,12 @@ cat <<EOM
   CDISC ODM 1.3.2:           $OUT/$TRIAL.odm.xml
   report (open in a browser): $OUT/$TRIAL.report.html
   one subject's disclosure:  $OUT/subject-RU-01-0001
+  online backup / restored:  $OUT/backups/demo-backup  /  $OUT/restored
+  audit trail (CSV):         $OUT/audit-trail-RU-01-0001.csv
   data directory:            $DATA   (trial $TRIAL)
 Explore it with, for example:
   $BIN/tools/trialog verify --data $DATA --trial $TRIAL --key @$OUT/ledger.vkey
   $BIN/tools/trialog checkpoint --data $DATA --trial $TRIAL --key @$OUT/ledger.vkey
+  $BIN/tools/trialog audit-trail --data $DATA --trial $TRIAL --key @$OUT/ledger.vkey --type data_corrected
+  $BIN/tools/trialog inspect --data $DATA --trial $TRIAL --key @$OUT/ledger.vkey --index 42
 EOM
