@@ -17,9 +17,10 @@ PACKAGES=(
 )
 
 # Opt-in extras (any order):
-#   --with-chromium  headless Chromium renders the HTML report in tests/export
-#                    (about 100 packages, several hundred MB); without it that
-#                    test is skipped.
+#   --with-chromium  (scripts/test.sh asks for it) headless Chromium renders the
+#                    HTML report in tests/export (about 100 packages, several
+#                    hundred MB); without it that test is skipped; the demo does
+#                    not need it.
 #   --with-bench     PostgreSQL 15 (server, pgbench and pgcrypto are all in
 #                    postgresql-15; psql comes with it) for the hash-chain
 #                    baseline of scripts/bench.sh. The test suite does not need it.

@@ -2,9 +2,12 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -122,6 +125,21 @@ absl::Status ValidateConfig(const ServerConfig& config) {
       config.metrics_address().find(':') == std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("metrics_address ", config.metrics_address(), " is not host:port"));
+  }
+  if (!config.backup_dir().empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(config.backup_dir(), ec)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("backup_dir ", config.backup_dir(), " is not an existing directory"));
+    }
+    const std::filesystem::path backups = std::filesystem::weakly_canonical(config.backup_dir(), ec);
+    const std::filesystem::path data = std::filesystem::weakly_canonical(config.data_dir(), ec);
+    const auto mismatch = std::mismatch(data.begin(), data.end(), backups.begin(), backups.end());
+    if (mismatch.first == data.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("backup_dir ", config.backup_dir(),
+                                                     " is inside data_dir ", config.data_dir(),
+                                                     ": keep backups apart from the live data"));
+    }
   }
   return absl::OkStatus();
 }

@@ -54,6 +54,9 @@ ABSL_FLAG(uint32_t, max_batch_envelopes, 0, "Envelopes per AppendBatch call (def
 ABSL_FLAG(uint32_t, max_message_bytes, 0, "Largest gRPC message in bytes (default 64 MiB).");
 ABSL_FLAG(uint32_t, max_sequencer_batch, 0, "Envelopes per group commit (default 512).");
 ABSL_FLAG(bool, sync, true, "fsync every group commit (turn off only for throwaway tests).");
+ABSL_FLAG(std::string, backup_dir, "",
+          "Directory (existing, outside --data_dir) that AdminService.CreateBackup writes "
+          "consistent online backups into (`trialog backup`); empty = backups refused.");
 ABSL_FLAG(std::string, ready_file, "",
           "Once serving, write \"grpc_port=N\\nmetrics_port=M\\n\" to this file (atomically).");
 ABSL_FLAG(bool, print_verifier_key, false,
@@ -126,6 +129,7 @@ absl::StatusOr<ServerConfig> BuildConfig() {
   }
   if (Given("sync")) config.set_sync(absl::GetFlag(FLAGS_sync));
   if (Given("ready_file")) config.set_ready_file(absl::GetFlag(FLAGS_ready_file));
+  if (Given("backup_dir")) config.set_backup_dir(absl::GetFlag(FLAGS_backup_dir));
   return config;
 }
 

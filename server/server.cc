@@ -105,6 +105,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
   builder.RegisterService(server->service_.get());
   server->trial_state_service_ = std::make_unique<TrialStateServiceImpl>(server->ledgers_.get());
   builder.RegisterService(server->trial_state_service_.get());
+  server->admin_service_ =
+      std::make_unique<AdminServiceImpl>(server->ledgers_.get(), config.backup_dir());
+  builder.RegisterService(server->admin_service_.get());
   // Sync-server pollers notice shutdown within this time (default 1 s).
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 100);
   server->grpc_server_ = builder.BuildAndStart();

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "server/admin_service.h"
 #include "server/config.pb.h"
 #include "server/ledger_service.h"
 #include "server/ledger_set.h"
@@ -46,6 +47,7 @@ class Server {
   std::unique_ptr<LedgerSet> ledgers_;
   std::unique_ptr<LedgerServiceImpl> service_;
   std::unique_ptr<TrialStateServiceImpl> trial_state_service_;
+  std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   int grpc_port_ = 0;

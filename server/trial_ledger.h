@@ -107,6 +107,12 @@ class TrialLedger {
   // True once size() >= at_least, false after `timeout`.
   bool WaitForSize(uint64_t at_least, absl::Duration timeout) const;
 
+  // A consistent online copy of the trial's store in `dest_dir`
+  // (storage/backup.h).
+  absl::StatusOr<storage::BackupInfo> Backup(const std::string& dest_dir) const {
+    return store_->Backup(dest_dir);
+  }
+
   // Finishes the batches in flight and refuses new appends (UNAVAILABLE).
   absl::Status Close();
 

@@ -260,6 +260,10 @@ bool Ledger::WaitForSize(uint64_t at_least, absl::Duration timeout) const {
   return published_->WaitForSize(at_least, timeout);
 }
 
+absl::StatusOr<BackupInfo> Ledger::Backup(const std::string& dest_dir) const {
+  return BackupStore(*db_, dest_dir);
+}
+
 absl::StatusOr<ScrubReport> Ledger::Scrub(
     std::function<void(uint64_t done, uint64_t total)> progress) const {
   ScrubOptions options;

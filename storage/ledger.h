@@ -28,6 +28,7 @@
 #include "core/ledger/state_machine.h"
 #include "core/note/keys.h"
 #include "storage/append.h"
+#include "storage/backup.h"
 #include "storage/checkpointer.h"
 #include "storage/node_store.h"
 #include "storage/published.h"
@@ -146,6 +147,10 @@ class Ledger {
   // the index column families. Runs on a snapshot, alongside appends.
   absl::StatusOr<ScrubReport> Scrub(
       std::function<void(uint64_t done, uint64_t total)> progress = {}) const;
+
+  // A consistent copy of the store in `dest_dir`, made while appends go on
+  // (storage/backup.h); what the copy holds, read back from it.
+  absl::StatusOr<BackupInfo> Backup(const std::string& dest_dir) const;
 
   // Finishes everything queued, then refuses appends (UNAVAILABLE "ledger
   // is closed") and wakes WaitForSize callers. Reads keep working until the

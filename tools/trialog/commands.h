@@ -12,6 +12,8 @@ void RegisterKeygen(CLI::App& app, int* exit_code);
 void RegisterVerify(CLI::App& app, int* exit_code);
 void RegisterCheckpoint(CLI::App& app, int* exit_code);
 void RegisterDemo(CLI::App& app, int* exit_code);
+void RegisterBackup(CLI::App& app, int* exit_code);
+void RegisterRestore(CLI::App& app, int* exit_code);
 
 }  // namespace trialog::cli
 

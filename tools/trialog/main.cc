@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   trialog::cli::RegisterVerify(app, &exit_code);
   trialog::cli::RegisterCheckpoint(app, &exit_code);
   trialog::cli::RegisterDemo(app, &exit_code);
+  trialog::cli::RegisterBackup(app, &exit_code);
+  trialog::cli::RegisterRestore(app, &exit_code);
   trialog::exporter::RegisterExport(app, &exit_code);
   try {
     app.parse(argc, argv);

@@ -103,8 +103,7 @@ class ServerSource : public LedgerSource {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LedgerSource>> OpenServerSource(const SourceFlags& flags) {
-  if (flags.trial.empty()) return absl::InvalidArgumentError("--server needs --trial");
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenServerChannel(const SourceFlags& flags) {
   client::ChannelOptions options;
   options.target = flags.server;
   options.plaintext = flags.plaintext;
@@ -125,8 +124,14 @@ absl::StatusOr<std::unique_ptr<LedgerSource>> OpenServerSource(const SourceFlags
   absl::StatusOr<std::vector<std::shared_ptr<grpc::Channel>>> channels =
       client::MakeChannels(options);
   if (!channels.ok()) return channels.status();
-  return std::unique_ptr<LedgerSource>(
-      new ServerSource((*channels)[0], flags.server, flags.trial));
+  return (*channels)[0];
+}
+
+absl::StatusOr<std::unique_ptr<LedgerSource>> OpenServerSource(const SourceFlags& flags) {
+  if (flags.trial.empty()) return absl::InvalidArgumentError("--server needs --trial");
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenServerChannel(flags);
+  if (!channel.ok()) return channel.status();
+  return std::unique_ptr<LedgerSource>(new ServerSource(*std::move(channel), flags.server, flags.trial));
 }
 
 }  // namespace trialog::cli

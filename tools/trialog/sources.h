@@ -11,6 +11,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "core/ledger/parallel_verifier.h"
+#include "grpcpp/channel.h"
 
 namespace trialog::cli {
 
@@ -41,6 +42,10 @@ struct SourceFlags {
 void AddSourceFlags(CLI::App* cmd, SourceFlags* flags);
 // Exactly one of --server, --data or --bundle (INVALID_ARGUMENT otherwise).
 absl::StatusOr<std::unique_ptr<LedgerSource>> OpenSource(const SourceFlags& flags);
+
+// A channel to flags.server with the TLS settings of `flags` (plaintext,
+// CA, client certificate, server name).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenServerChannel(const SourceFlags& flags);
 
 }  // namespace trialog::cli
 
