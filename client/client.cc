@@ -94,6 +94,7 @@ absl::StatusOr<std::unique_ptr<LedgerClient>> LedgerClient::Create(
                                                    "\" is not the origin of trial ", trial_id));
   }
   c->trial_id_ = std::move(trial_id);
+  TRIALOG_RETURN_IF_ERROR(witness::CheckWitnessPolicy(options.witness_policy));
   c->options_ = options;
   for (auto& ch : channels) c->stubs_.push_back(v1::LedgerService::NewStub(ch));
   return c;
@@ -266,6 +267,45 @@ absl::StatusOr<note::Checkpoint> LedgerClient::RefreshCheckpoint() {
                            ledger::OpenLedgerCheckpoint(resp.checkpoint(), verifier_));
   TRIALOG_RETURN_IF_ERROR(AdvanceTrust(cp));
   return cp;
+}
+
+absl::StatusOr<witness::CosignedCheckpoint> LedgerClient::RefreshCosignedCheckpoint() {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::GetCheckpointRequest req;
+  req.set_trial_id(trial_id_);
+  req.set_cosigned(true);
+  v1::GetCheckpointResponse resp;
+  TRIALOG_RETURN_IF_ERROR(FromGrpc(stub()->GetCheckpoint(&ctx, req, &resp)));
+  TRIALOG_ASSIGN_OR_RETURN(
+      witness::CosignedCheckpoint cp,
+      witness::OpenCosignedCheckpoint(resp.checkpoint(), verifier_, options_.witness_policy));
+  TRIALOG_RETURN_IF_ERROR(AdvanceTrust(cp.checkpoint));
+  return cp;
+}
+
+absl::StatusOr<v1::Receipt> LedgerClient::CosignedReceipt(uint64_t index) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::GetEntryRequest req;
+  req.set_trial_id(trial_id_);
+  req.set_index(index);
+  req.set_with_proof(true);
+  req.set_cosigned(true);
+  v1::GetEntryResponse resp;
+  TRIALOG_RETURN_IF_ERROR(FromGrpc(stub()->GetEntry(&ctx, req, &resp)));
+  TRIALOG_ASSIGN_OR_RETURN(ledger::VerifiedReceipt verified,
+                           ledger::VerifyReceipt(resp.receipt(), verifier_));
+  if (verified.entry.entry.index() != index) {
+    return absl::DataLossError(absl::StrCat("asked for the receipt of entry ", index,
+                                            ", got one for entry ",
+                                            verified.entry.entry.index()));
+  }
+  TRIALOG_RETURN_IF_ERROR(witness::OpenCosignedCheckpoint(resp.receipt().checkpoint(), verifier_,
+                                                          options_.witness_policy)
+                              .status());
+  TRIALOG_RETURN_IF_ERROR(AdvanceTrust(verified.checkpoint));
+  return resp.receipt();
 }
 
 absl::StatusOr<std::vector<ledger::ParsedEntry>> LedgerClient::ReadVerified(

@@ -28,6 +28,7 @@
 #include "core/note/keys.h"
 #include "grpcpp/channel.h"
 #include "trialog/v1/service.grpc.pb.h"
+#include "witness/policy.h"
 
 namespace trialog::client {
 
@@ -77,6 +78,11 @@ struct ClientOptions {
   // the same bytes (the event id makes the retry idempotent).
   int max_attempts = 4;
   absl::Duration initial_backoff = absl::Milliseconds(50);  // doubles per retry
+  // The verifier's witness policy for RefreshCosignedCheckpoint and
+  // CosignedReceipt: which witnesses (cosigner keys) and how many of them
+  // must have cosigned, e.g. 2 of 3 (witness::MakeWitnessPolicy). The
+  // default (no witnesses, quorum 0) is the ledger key alone.
+  witness::WitnessPolicy witness_policy;
 };
 
 // An append the client verified.
@@ -129,6 +135,23 @@ class LedgerClient {
   absl::Status Subscribe(uint64_t from_index,
                          const std::function<bool(const ledger::ParsedEntry&)>& fn,
                          absl::Duration duration);
+
+  // Fetches the newest checkpoint the server's witnesses cosigned
+  // (GetCheckpoint with cosigned = true), verifies the ledger signature,
+  // the witness policy (ClientOptions::witness_policy) and consistency with
+  // the trusted checkpoint, and trusts it. A checkpoint lacking the
+  // cosignatures the policy requires is FAILED_PRECONDITION saying so
+  // ("... cosigned by 1 of 3 policy witnesses (w1); the policy needs 2"); a
+  // forged cosignature is UNAUTHENTICATED; a server without witnesses or
+  // without a cosigned checkpoint yet is FAILED_PRECONDITION too.
+  absl::StatusOr<witness::CosignedCheckpoint> RefreshCosignedCheckpoint();
+
+  // A receipt for entry `index` under the newest witness-cosigned checkpoint
+  // (GetEntry with with_proof and cosigned), verified like an append's
+  // receipt plus the witness policy; trusts its checkpoint. Keep it: it
+  // verifies offline with the ledger key and the witness keys.
+  // FAILED_PRECONDITION while no cosigned checkpoint covers the entry.
+  absl::StatusOr<v1::Receipt> CosignedReceipt(uint64_t index);
 
   // Starts trust from a checkpoint obtained elsewhere (e.g. saved from an
   // earlier run). It must verify under the pinned key.

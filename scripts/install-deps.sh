@@ -10,10 +10,14 @@ PACKAGES=(
   librocksdb-dev libgrpc++-dev libgrpc-dev libprotobuf-dev protobuf-compiler
   protobuf-compiler-grpc libsodium-dev libabsl-dev libgtest-dev libgmock-dev
   libbenchmark-dev nlohmann-json3-dev libmicrohttpd-dev libcli11-dev
+  # HTTP client of the witness protocol (tools/witness, trialogd's witness submitter)
+  libcurl4-openssl-dev
   # third-party peers used by the tests (interop client, XML schema validation)
   python3-grpcio python3-protobuf python3-nacl libxml2-utils openssl
   # ODM export validation with a second, independent XSD validator
   python3-xmlschema
+  # scripts/sanitize.sh and scripts/fuzz.sh: clang with ASan, UBSan and libFuzzer
+  clang libclang-rt-14-dev
 )
 
 # Opt-in extras (any order):

@@ -440,12 +440,22 @@ grpc::Status LedgerServiceImpl::Subscribe(grpc::ServerContext* context,
   }
 }
 
+absl::StatusOr<CheckpointView> LedgerServiceImpl::LatestCosigned(
+    absl::string_view trial_id) const {
+  if (witnessing_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this server has no witnesses configured, so no cosigned checkpoints (--witness)");
+  }
+  return witnessing_->LatestCosigned(trial_id);
+}
+
 grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext*,
                                               const v1::GetCheckpointRequest* request,
                                               v1::GetCheckpointResponse* response) {
   absl::StatusOr<std::shared_ptr<TrialLedger>> t = ledgers_->Find(request->trial_id());
   if (!t.ok()) return ToGrpcStatus(t.status());
-  absl::StatusOr<CheckpointView> cp = (*t)->LatestCheckpoint();
+  absl::StatusOr<CheckpointView> cp =
+      request->cosigned() ? LatestCosigned(request->trial_id()) : (*t)->LatestCheckpoint();
   if (!cp.ok()) return ToGrpcStatus(cp.status());
   response->set_checkpoint(cp->note);
   response->set_tree_size(cp->size);
@@ -519,8 +529,14 @@ grpc::Status LedgerServiceImpl::GetEntry(grpc::ServerContext*, const v1::GetEntr
   response->set_index(index);
   response->set_leaf_hash(merkle::HashLeaf(*entry));
   if (request->with_proof()) {
-    absl::StatusOr<CheckpointView> cp = (*t)->LatestCheckpoint();
+    absl::StatusOr<CheckpointView> cp =
+        request->cosigned() ? LatestCosigned(request->trial_id()) : (*t)->LatestCheckpoint();
     if (!cp.ok()) return ToGrpcStatus(cp.status());
+    if (request->cosigned() && index >= cp->size) {
+      return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+          "entry ", index, " is not yet covered by a witness-cosigned checkpoint (cosigned size ",
+          cp->size, ")")));
+    }
     absl::StatusOr<v1::Receipt> receipt = (*t)->ReceiptFor(index, *cp);
     if (!receipt.ok()) return ToGrpcStatus(receipt.status());
     *response->mutable_receipt() = *std::move(receipt);

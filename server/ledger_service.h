@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "server/ledger_set.h"
 #include "server/metrics.h"
+#include "server/witnessing.h"
 #include "trialog/v1/service.grpc.pb.h"
 
 namespace trialog::server {
@@ -35,6 +36,10 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
   // admitted still finish. Then waits until none is in flight or `grace`
   // passes; returns whether all finished.
   bool BeginShutdown(absl::Duration grace);
+
+  // Serves cosigned checkpoints from `witnessing` (not owned; may be null:
+  // no witnesses). Call before serving.
+  void set_witnessing(const Witnessing* witnessing) { witnessing_ = witnessing; }
 
   grpc::Status Append(grpc::ServerContext* context, const v1::AppendRequest* request,
                       v1::AppendResponse* response) override;
@@ -62,6 +67,8 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
                           v1::ListTrialsResponse* response) override;
 
  private:
+  // The witness-cosigned checkpoint (FAILED_PRECONDITION without witnesses).
+  absl::StatusOr<CheckpointView> LatestCosigned(absl::string_view trial_id) const;
   // Appends one envelope to `trial_id` (creating the trial for a genesis
   // when allowed). Records metrics.
   absl::StatusOr<v1::AppendResponse> AppendOne(absl::string_view trial_id,
@@ -74,6 +81,7 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
 
   LedgerSet* ledgers_;
   Metrics* metrics_;
+  const Witnessing* witnessing_ = nullptr;
   const ServiceLimits limits_;
   // Counts envelopes between acceptance and answer; Enter fails once
   // shutting down.

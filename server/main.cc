@@ -7,6 +7,7 @@
 #include <iostream>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -67,6 +68,13 @@ ABSL_FLAG(bool, new_ledger_key, false,
           "Create a new encrypted ledger key at --ledger_key_file named --ledger_name, with the "
           "passphrase from --ledger_key_passphrase_file or $TRIALOG_LEDGER_PASSPHRASE, and exit. "
           "Never overwrites an existing file.");
+ABSL_FLAG(std::vector<std::string>, witness, {},
+          "Witnesses to submit every checkpoint to (C2SP tlog-witness), comma-separated, each "
+          "COSIGNER_VKEY@URL, e.g. w1.example+1a2b3c4d+BA...@http://w1.example:7380. Appends "
+          "never wait for them; GetCheckpoint(cosigned) serves the newest checkpoint cosigned "
+          "by --witness_quorum of them. See docs/WITNESS.md.");
+ABSL_FLAG(uint32_t, witness_quorum, 0,
+          "Cosignatures a checkpoint needs to be served as cosigned (default: all witnesses).");
 ABSL_FLAG(int32_t, shutdown_grace_ms, 10000,
           "On SIGTERM/SIGINT: how long appends in flight may take before they are cancelled.");
 
@@ -129,6 +137,11 @@ absl::StatusOr<ServerConfig> BuildConfig() {
   }
   if (Given("sync")) config.set_sync(absl::GetFlag(FLAGS_sync));
   if (Given("ready_file")) config.set_ready_file(absl::GetFlag(FLAGS_ready_file));
+  if (Given("witness")) {
+    config.clear_witness();
+    for (const std::string& w : absl::GetFlag(FLAGS_witness)) config.add_witness(w);
+  }
+  if (Given("witness_quorum")) config.set_witness_quorum(absl::GetFlag(FLAGS_witness_quorum));
   if (Given("backup_dir")) config.set_backup_dir(absl::GetFlag(FLAGS_backup_dir));
   return config;
 }

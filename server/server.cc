@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "core/crypto/key_file.h"
@@ -93,6 +94,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
   limits.max_batch_envelopes = config.max_batch_envelopes();
   server->service_ =
       std::make_unique<LedgerServiceImpl>(server->ledgers_.get(), server->metrics_.get(), limits);
+  if (config.witness_size() > 0) {
+    WitnessingOptions wo;
+    wo.witnesses.assign(config.witness().begin(), config.witness().end());
+    wo.quorum = config.witness_quorum();
+    wo.state_dir = absl::StrCat(config.data_dir(), "/witnessing");
+    wo.log = [](absl::string_view line) { std::cerr << "trialogd: " << line << std::endl; };
+    TRIALOG_ASSIGN_OR_RETURN(server->witnessing_,
+                             Witnessing::Start(std::move(wo), server->ledgers_.get()));
+    server->service_->set_witnessing(server->witnessing_.get());
+  } else if (config.witness_quorum() > 0) {
+    return absl::InvalidArgumentError("witness_quorum is set but no --witness is given");
+  }
 
   TRIALOG_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
                            MakeServerCredentials(config));
@@ -119,8 +132,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
   if (!config.metrics_address().empty()) {
     Metrics* metrics = server->metrics_.get();
     LedgerSet* ledgers = server->ledgers_.get();
-    std::function<std::string()> render = [metrics, ledgers] {
-      return metrics->RenderPrometheus(LedgerMetrics(*ledgers));
+    Witnessing* witnessing = server->witnessing_.get();
+    std::function<std::string()> render = [metrics, ledgers, witnessing] {
+      return metrics->RenderPrometheus(absl::StrCat(
+          LedgerMetrics(*ledgers), witnessing != nullptr ? witnessing->RenderMetrics() : ""));
     };
     TRIALOG_ASSIGN_OR_RETURN(server->metrics_http_,
                              MetricsHttpServer::Start(config.metrics_address(), std::move(render)));
@@ -145,6 +160,7 @@ absl::Status Server::Shutdown(absl::Duration grace) {
   service_->BeginShutdown(grace);
   grpc_server_->Shutdown(absl::ToChronoTime(std::min(deadline, absl::Now() + absl::Milliseconds(100))));
   grpc_server_->Wait();
+  witnessing_.reset();  // stops submitting before the ledgers close
   absl::Status closed = ledgers_->CloseAll();
   metrics_http_.reset();
   return closed;

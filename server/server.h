@@ -19,6 +19,7 @@
 #include "server/metrics_http.h"
 #include "server/state_machines.h"
 #include "server/trial_state_service.h"
+#include "server/witnessing.h"
 
 namespace trialog::server {
 
@@ -45,6 +46,7 @@ class Server {
   ServerConfig config_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<LedgerSet> ledgers_;
+  std::unique_ptr<Witnessing> witnessing_;  // null without witnesses
   std::unique_ptr<LedgerServiceImpl> service_;
   std::unique_ptr<TrialStateServiceImpl> trial_state_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -106,6 +107,20 @@ class TrialLedger {
   absl::StatusOr<v1::Receipt> ReceiptFor(uint64_t index, const CheckpointView& checkpoint) const;
   // True once size() >= at_least, false after `timeout`.
   bool WaitForSize(uint64_t at_least, absl::Duration timeout) const;
+
+  // Runs fn(machines) with the domain's live state machines (those the
+  // factory made; they enforce the rules at append) consistent with size():
+  // no Apply runs meanwhile and everything folded in is durable. Returns
+  // fn's result. fn must be short (the next group commit waits for it: copy
+  // what you need, e.g. trial::TrialStateMachine::View(), and return) and
+  // must not append.
+  template <typename F>
+  auto ReadDomain(F&& fn) const {
+    return store_->ReadState([&] {
+      return std::forward<F>(fn)(
+          static_cast<const std::vector<std::unique_ptr<ledger::StateMachine>>&>(domain_));
+    });
+  }
 
   // A consistent online copy of the trial's store in `dest_dir`
   // (storage/backup.h).

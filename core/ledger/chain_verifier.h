@@ -10,11 +10,13 @@
 #define TRIALOG_CORE_LEDGER_CHAIN_VERIFIER_H_
 
 #include <cstdint>
-#include <map>
+#include <map>  // (kept for includers)
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "core/ledger/entry.h"
@@ -65,8 +67,10 @@ class ChainVerifier {
   merkle::CompactTree tree_;
   std::string head_;
   int64_t last_recorded_at_ = 0;
-  std::map<std::string, uint64_t> stream_versions_;
-  std::set<std::string> event_ids_;
+  // Hash containers: at a million entries an ordered set's lookups are
+  // ~20 cache misses each (verify_bench, docs/PERFORMANCE.md).
+  absl::flat_hash_map<std::string, uint64_t> stream_versions_;
+  absl::flat_hash_set<std::string> event_ids_;
 };
 
 }  // namespace trialog::ledger

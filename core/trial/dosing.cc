@@ -95,4 +95,22 @@ uint32_t MgPerM2X10(uint32_t dose_mg, uint32_t bsa_m2_x100) {
   return static_cast<uint32_t>(num / (2ull * bsa_m2_x100));
 }
 
+absl::StatusOr<uint32_t> ReductionDoseMg(const v1::ProtocolDefinition& protocol,
+                                         uint32_t bsa_m2_x100, uint32_t level) {
+  const std::string bsa = absl::StrFormat("%u.%02u m2", bsa_m2_x100 / 100, bsa_m2_x100 % 100);
+  for (const v1::BsaReductionBand& b : protocol.reduction_bands()) {
+    if (bsa_m2_x100 < b.min_bsa_m2_x100()) break;
+    if (b.max_bsa_m2_x100() != 0 && bsa_m2_x100 > b.max_bsa_m2_x100()) continue;
+    const uint32_t dose = level == 1 ? b.first_reduction_mg() : level == 2 ? b.second_reduction_mg() : 0;
+    if (dose == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rule dose.reduction_exhausted: at BSA ", bsa, " the protocol's reduction table has no level ",
+          level, " (reductions so far: ", level - 1, "); discontinue treatment instead"));
+    }
+    return dose;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "rule dose.reduction_table: the protocol's reduction table has no band for BSA ", bsa));
+}
+
 }  // namespace trialog::trial

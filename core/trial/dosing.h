@@ -52,6 +52,14 @@ absl::StatusOr<uint32_t> RecommendedDoseMg(const v1::ProtocolDefinition& protoco
 absl::Status CheckDose(const v1::ProtocolDefinition& protocol, uint32_t bsa_m2_x100,
                        uint32_t dose_mg);
 
+// The dose per administration at reduction `level` (1 = first, 2 =
+// second) for this BSA from the protocol's reduction_bands. REQUIRES: the
+// table is not empty. FAILED_PRECONDITION: rule dose.reduction_table when
+// no band holds the BSA, rule dose.reduction_exhausted when the table has
+// no such level (the subject has had every reduction it allows).
+absl::StatusOr<uint32_t> ReductionDoseMg(const v1::ProtocolDefinition& protocol,
+                                         uint32_t bsa_m2_x100, uint32_t level);
+
 // Achieved dose in mg/m2 x 10, rounded half up: dose_mg / (bsa_m2_x100/100).
 // 0 when bsa_m2_x100 is 0.
 uint32_t MgPerM2X10(uint32_t dose_mg, uint32_t bsa_m2_x100);

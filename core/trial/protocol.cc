@@ -154,6 +154,28 @@ absl::Status ValidateProtocol(const v1::ProtocolDefinition& p) {
       }
     }
   }
+  for (int i = 0; i < p.reduction_bands_size(); ++i) {
+    const v1::BsaReductionBand& b = p.reduction_bands(i);
+    const bool last = i + 1 == p.reduction_bands_size();
+    if (b.first_reduction_mg() == 0 || b.min_bsa_m2_x100() == 0) {
+      return Invalid(absl::StrCat("reduction_bands[", i, "] has a zero first reduction or minimum"));
+    }
+    if (b.second_reduction_mg() >= b.first_reduction_mg()) {
+      return Invalid(absl::StrCat("reduction_bands[", i,
+                                  "]: the second reduction must be below the first (or 0)"));
+    }
+    if (!last && b.max_bsa_m2_x100() == 0) {
+      return Invalid(absl::StrCat("reduction_bands[", i,
+                                  "]: only the top band may be open-ended (max 0)"));
+    }
+    if (b.max_bsa_m2_x100() != 0 && b.max_bsa_m2_x100() < b.min_bsa_m2_x100()) {
+      return Invalid(absl::StrCat("reduction_bands[", i, "] max < min"));
+    }
+    if (i > 0 && b.min_bsa_m2_x100() != p.reduction_bands(i - 1).max_bsa_m2_x100() + 1) {
+      return Invalid(absl::StrCat("reduction_bands[", i,
+                                  "] does not start 0.01 m2 after the previous band"));
+    }
+  }
   if (p.max_age_years() == 0) return Invalid("max_age_years is 0");
   if (p.assent_min_age_years() >= p.max_age_years()) {
     return Invalid("assent_min_age_years must be below max_age_years");

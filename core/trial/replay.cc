@@ -45,6 +45,10 @@ absl::StatusOr<std::unique_ptr<TrialStateMachine>> StateAsOfEntry(const EntrySou
       }
     }
     machine->Apply(entry);
+    if (options.snapshots_out != nullptr && options.snapshot_every > 0 &&
+        (i + 1) % options.snapshot_every == 0 && !options.snapshots_out->count(i)) {
+      options.snapshots_out->emplace(i, machine->Snapshot());
+    }
   }
   return machine;
 }

@@ -47,6 +47,11 @@ struct ReplayOptions {
   // Snapshots (TrialStateMachine::Snapshot()) keyed by the index of the last
   // entry they include; the replay starts from the greatest key <= N.
   const std::map<uint64_t, std::string>* snapshots = nullptr;
+  // When both are set: after folding in each entry i with (i + 1) %
+  // snapshot_every == 0, a Snapshot() keyed i is added to *snapshots_out
+  // (unless the key is present), so later replays can start there.
+  std::map<uint64_t, std::string>* snapshots_out = nullptr;
+  uint64_t snapshot_every = 0;
 };
 
 // The state after entries 0..last_index. NOT_FOUND if last_index >= size();

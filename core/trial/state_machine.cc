@@ -416,7 +416,7 @@ absl::StatusOr<std::string> SubjectIdFromStream(absl::string_view stream_id) {
 TrialStateMachine::TrialStateMachine() = default;
 
 TrialStateMachine::TrialStateMachine(v1::ProtocolDefinition genesis_protocol) {
-  protocols_.push_back(std::move(genesis_protocol));
+  Activate(std::move(genesis_protocol));
 }
 
 const v1::ProtocolDefinition* TrialStateMachine::protocol() const {
@@ -496,7 +496,7 @@ absl::Status TrialStateMachine::CheckTrialEvent(const v1::Envelope& env,
   if (subject == nullptr) {
     return Rule("subject.not_registered", absl::StrCat("subject ", subject_id, " is not registered"));
   }
-  const v1::SubjectState& s = subject->store.state();
+  const v1::SubjectState& s = *subject->state;
   if (!env.actor().site_id().empty() && env.actor().site_id() != s.site_id()) {
     return absl::PermissionDeniedError(absl::StrCat("rule site.mismatch: actor of site ",
                                                     env.actor().site_id(), " may not write to subject ",
@@ -536,7 +536,7 @@ absl::Status TrialStateMachine::CheckTrialLevel(const v1::Envelope& env,
 absl::Status TrialStateMachine::CheckSubjectEvent(const v1::Envelope& env, const v1::TrialEvent& e,
                                                   const SubjectData& subject) const {
   const v1::ProtocolDefinition& p = *protocol();
-  const v1::SubjectState& s = subject.store.state();
+  const v1::SubjectState& s = *subject.state;
   const std::string& sid = s.subject_id();
   if (!IsRecordKeeping(e) && (s.study_ended() || s.eligibility().screen_failed())) {
     return Rule("subject.off_study",
@@ -716,6 +716,16 @@ absl::Status TrialStateMachine::CheckSubjectEvent(const v1::Envelope& env, const
       if (m.action() == v1::DOSE_ACTION_REDUCED && m.new_dose_mg() >= s.dosing().prescribed_dose_mg()) {
         return Rule("dose_modification.not_a_reduction",
                     absl::StrCat(m.new_dose_mg(), " mg is not below the current ", s.dosing().prescribed_dose_mg(), " mg"));
+      }
+      if (m.action() == v1::DOSE_ACTION_REDUCED && !p.reduction_bands().empty()) {
+        const uint32_t level = s.dosing().reductions() + 1;
+        TRIALOG_ASSIGN_OR_RETURN(uint32_t table_mg, ReductionDoseMg(p, s.bsa().bsa_m2_x100(), level));
+        if (m.new_dose_mg() != table_mg) {
+          return Rule("dose.reduction_table",
+                      absl::StrCat("reduction ", level, " at BSA ", s.bsa().bsa_m2_x100() / 100, ".",
+                                   absl::StrFormat("%02u", s.bsa().bsa_m2_x100() % 100), " m2 is ", table_mg,
+                                   " mg per the protocol's table, not ", m.new_dose_mg(), " mg"));
+        }
       }
       return absl::OkStatus();
     }
@@ -909,7 +919,7 @@ absl::Status TrialStateMachine::CheckSignature(const v1::Envelope& env, const v1
     if (sig.meaning() == v1::SIG_ELIGIBILITY) {
       TRIALOG_RETURN_IF_ERROR(CheckCriteria(p, ev.eligibility_assessed()));
       TRIALOG_RETURN_IF_ERROR(CheckMolecular(p, subject.store));
-      const v1::SubjectState& s = subject.store.state();
+      const v1::SubjectState& s = *subject.state;
       if (s.age_months() / 12 >= p.max_age_years()) {
         return Rule("eligibility.age_limit", absl::StrCat("subject ", s.subject_id(), " is ", Years(s.age_months()),
                                                           " old; the protocol enrols under ", p.max_age_years()));
@@ -927,7 +937,7 @@ void TrialStateMachine::Apply(const ledger::ParsedEntry& pe) {
   if (env.event().has_genesis()) {
     if (protocols_.empty() && env.event().genesis().has_protocol() &&
         ValidateProtocol(env.event().genesis().protocol()).ok()) {
-      protocols_.push_back(env.event().genesis().protocol());
+      Activate(env.event().genesis().protocol());
     }
     return;
   }
@@ -939,7 +949,7 @@ void TrialStateMachine::Apply(const ledger::ParsedEntry& pe) {
       const v1::ProtocolDefinition& np = e.protocol_amended().protocol();
       if (protocol() != nullptr && np.protocol_id() == protocol()->protocol_id() &&
           np.version() == protocol()->version() + 1 && ValidateProtocol(np).ok()) {
-        protocols_.push_back(np);
+        Activate(np);
         for (auto& [id, subject] : subjects_) Reproject(&subject);
       }
     } else if (e.has_site_activated()) {
@@ -1034,7 +1044,7 @@ void TrialStateMachine::ApplySubjectEvent(const ledger::ParsedEntry& pe, const v
 
 void TrialStateMachine::Reproject(SubjectData* subject) {
   if (protocol() == nullptr) return;
-  *subject->store.mutable_state() = ProjectSubject(*protocol(), subject->store);
+  subject->state = std::make_shared<const v1::SubjectState>(ProjectSubject(*protocol(), subject->store));
 }
 
 std::string TrialStateMachine::Snapshot() const {
@@ -1046,7 +1056,11 @@ std::string TrialStateMachine::Snapshot() const {
   for (const v1::ProtocolDefinition& p : protocols_) *snap.add_protocol_versions() = p;
   snap.set_locked(locked_);
   for (const auto& [id, site] : sites_) *snap.add_sites() = site;
-  for (const auto& [id, subject] : subjects_) *snap.add_subjects() = subject.store;
+  for (const auto& [id, subject] : subjects_) {
+    v1::SubjectStore* store = snap.add_subjects();
+    *store = subject.store;
+    *store->mutable_state() = *subject.state;
+  }
   return DeterministicBytes(snap);
 }
 
@@ -1062,7 +1076,7 @@ absl::StatusOr<std::unique_ptr<TrialStateMachine>> TrialStateMachine::FromSnapsh
   for (const v1::ProtocolDefinition& p : snap.protocol_versions()) {
     absl::Status s = ValidateProtocol(p);
     if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("trial snapshot: ", s.message()));
-    m->protocols_.push_back(p);
+    m->Activate(p);
   }
   m->has_applied_ = snap.has_applied();
   m->last_index_ = snap.last_index();
@@ -1075,6 +1089,8 @@ absl::StatusOr<std::unique_ptr<TrialStateMachine>> TrialStateMachine::FromSnapsh
     }
     SubjectData& data = m->subjects_[store.subject_id()];
     data.store = store;
+    data.store.clear_state();
+    data.state = std::make_shared<const v1::SubjectState>(store.state());
     for (int i = 0; i < store.records_size(); ++i) data.by_event_id.emplace(store.records(i).event_id(), i);
     if (m->protocol() != nullptr &&
         DeterministicBytes(ProjectSubject(*m->protocol(), store)) != DeterministicBytes(store.state())) {
@@ -1088,7 +1104,7 @@ absl::StatusOr<std::unique_ptr<TrialStateMachine>> TrialStateMachine::FromSnapsh
 absl::StatusOr<v1::SubjectState> TrialStateMachine::Subject(absl::string_view subject_id) const {
   const SubjectData* s = FindSubject(subject_id);
   if (s == nullptr) return absl::NotFoundError(absl::StrCat("no subject ", subject_id));
-  return s->store.state();
+  return *s->state;
 }
 
 std::vector<std::string> TrialStateMachine::SubjectIds() const {
@@ -1099,8 +1115,47 @@ std::vector<std::string> TrialStateMachine::SubjectIds() const {
 
 v1::TrialSummary TrialStateMachine::Summary() const {
   std::vector<const v1::SubjectState*> states;
-  for (const auto& [id, subject] : subjects_) states.push_back(&subject.store.state());
+  for (const auto& [id, subject] : subjects_) states.push_back(subject.state.get());
   return Summarize(protocol(), states, locked_, static_cast<uint32_t>(sites_.size()), last_index_);
+}
+
+TrialView TrialStateMachine::View() const {
+  TrialView v;
+  v.has_applied = has_applied_;
+  v.last_index = last_index_;
+  v.last_recorded_at_unix_micros = last_recorded_at_;
+  v.locked = locked_;
+  v.sites_active = static_cast<uint32_t>(sites_.size());
+  v.protocol = active_;
+  v.subjects.reserve(subjects_.size());
+  for (const auto& [id, subject] : subjects_) v.subjects.emplace_back(id, subject.state);
+  return v;
+}
+
+const v1::SubjectStore* TrialStateMachine::Store(absl::string_view subject_id) const {
+  const SubjectData* s = FindSubject(subject_id);
+  return s == nullptr ? nullptr : &s->store;
+}
+
+void TrialStateMachine::Activate(v1::ProtocolDefinition protocol) {
+  protocols_.push_back(std::move(protocol));
+  active_ = std::make_shared<const v1::ProtocolDefinition>(protocols_.back());
+}
+
+const v1::SubjectState* TrialView::Subject(absl::string_view subject_id) const {
+  auto it = std::lower_bound(subjects.begin(), subjects.end(), subject_id,
+                             [](const auto& entry, absl::string_view id) {
+                               return absl::string_view(entry.first) < id;
+                             });
+  if (it == subjects.end() || it->first != subject_id) return nullptr;
+  return it->second.get();
+}
+
+v1::TrialSummary TrialView::Summary() const {
+  std::vector<const v1::SubjectState*> states;
+  states.reserve(subjects.size());
+  for (const auto& entry : subjects) states.push_back(entry.second.get());
+  return Summarize(protocol.get(), states, locked, sites_active, last_index);
 }
 
 absl::StatusOr<std::string> TrialStateMachine::RecordHash(absl::string_view stream_id,

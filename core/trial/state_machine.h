@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -32,6 +33,27 @@ namespace trialog::trial {
 absl::StatusOr<std::string> SubjectIdFromStream(absl::string_view stream_id);
 // The stream of trial-level events.
 inline constexpr absl::string_view kTrialStream = "trial";
+
+// An immutable copy of a TrialStateMachine's projections, cheap to take
+// (O(subjects) pointer copies: Apply replaces a subject's projection, it
+// never mutates one that a view may hold). What trialogd serves current
+// state from while appends go on.
+struct TrialView {
+  bool has_applied = false;
+  uint64_t last_index = 0;  // last entry folded in (valid when has_applied)
+  int64_t last_recorded_at_unix_micros = 0;
+  bool locked = false;
+  uint32_t sites_active = 0;
+  std::shared_ptr<const v1::ProtocolDefinition> protocol;  // the active one; null before genesis
+  // By subject id, sorted ascending.
+  std::vector<std::pair<std::string, std::shared_ptr<const v1::SubjectState>>> subjects;
+
+  // The subject's projection; nullptr if never registered.
+  const v1::SubjectState* Subject(absl::string_view subject_id) const;
+  // Computes the summary (Summarize over the subjects): equal, byte for
+  // byte, to TrialStateMachine::Summary() of the state viewed.
+  v1::TrialSummary Summary() const;
+};
 
 class TrialStateMachine : public ledger::StateMachine {
  public:
@@ -67,6 +89,11 @@ class TrialStateMachine : public ledger::StateMachine {
   // Registered subject ids, sorted.
   std::vector<std::string> SubjectIds() const;
   v1::TrialSummary Summary() const;
+  // An immutable view of the projections as they are now (see TrialView).
+  TrialView View() const;
+  // The subject's stored records (corrections applied, voids marked);
+  // nullptr if never registered. Valid until the next Apply.
+  const v1::SubjectStore* Store(absl::string_view subject_id) const;
 
   // Leaf hash of the entry holding the current version of record
   // `event_id` of subject stream `stream_id` (what an ESignature must
@@ -80,7 +107,9 @@ class TrialStateMachine : public ledger::StateMachine {
 
  private:
   struct SubjectData {
-    v1::SubjectStore store;
+    v1::SubjectStore store;  // store.state is left empty: `state` holds it
+    // The projection; replaced (never mutated) by Reproject.
+    std::shared_ptr<const v1::SubjectState> state = std::make_shared<const v1::SubjectState>();
     absl::flat_hash_map<std::string, int> by_event_id;  // -> position in store.records
   };
 
@@ -97,7 +126,11 @@ class TrialStateMachine : public ledger::StateMachine {
   void ApplySubjectEvent(const ledger::ParsedEntry& entry, const v1::TrialEvent& e);
   void Reproject(SubjectData* subject);
 
+  // Appends a protocol version and makes it the active one.
+  void Activate(v1::ProtocolDefinition protocol);
+
   std::vector<v1::ProtocolDefinition> protocols_;
+  std::shared_ptr<const v1::ProtocolDefinition> active_;  // = protocols_.back()
   bool locked_ = false;
   std::map<std::string, v1::SiteState> sites_;
   std::map<std::string, SubjectData> subjects_;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/match.h"
@@ -184,6 +185,14 @@ TEST(BundleFormat, ManifestRoundTripsAndIsStrict) {
   std::string upper = *text;
   upper.replace(upper.find("head 02"), 7, "head 0A");
   EXPECT_FALSE(ParseManifest(upper).ok());
+  // Bytes that are not note text (fuzz/regressions/bundle/manifest-invalid-utf8-origin):
+  // the line grammar alone let these through.
+  for (const char* bad : {"\xff", "\x01", "\xc3"}) {
+    std::string odd = *text;
+    odd.insert(odd.find("origin o.example") + 16, bad);
+    EXPECT_EQ(ParseManifest(odd).status().code(), absl::StatusCode::kInvalidArgument)
+        << absl::CHexEscape(bad);
+  }
   m.files = {DescribeFile("b.txt", ""), DescribeFile("a.bin", "x")};
   EXPECT_FALSE(FormatManifest(m).ok());
 }

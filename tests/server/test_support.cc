@@ -140,7 +140,12 @@ absl::StatusOr<Certs> MakeCerts(const TempDir& dir) {
   return c;
 }
 
-std::string TrialogdPath() { return std::string(TRIALOG_BINARY_DIR) + "/server/trialogd"; }
+// $TRIALOG_TRIALOGD overrides (benchmarks comparing server builds).
+std::string TrialogdPath() {
+  const char* override_path = std::getenv("TRIALOG_TRIALOGD");
+  if (override_path != nullptr && *override_path != '\0') return override_path;
+  return std::string(TRIALOG_BINARY_DIR) + "/server/trialogd";
+}
 
 absl::StatusOr<std::unique_ptr<Trialogd>> Trialogd::Start(const TempDir& dir,
                                                           std::vector<std::string> args,

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/crypto/crypto.h"
+#include "core/note/note.h"
 #include "core/util/bytes.h"
 
 namespace trialog::exporter {
@@ -197,6 +198,10 @@ absl::StatusOr<std::string> FormatManifest(const Manifest& m) {
     }
     absl::StrAppend(&out, "file ", f.name, " ", f.size, " ", HexEncode(f.sha256), "\n");
   }
+  // The manifest is signed as a C2SP note: valid UTF-8, no control bytes.
+  if (absl::Status text_ok = note::CheckNoteText(out); !text_ok.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("manifest: ", text_ok.message()));
+  }
   return out;
 }
 
@@ -284,6 +289,17 @@ absl::StatusOr<Manifest> ParseManifest(absl::string_view text) {
     m.files.push_back(std::move(f));
   }
   if (m.files.empty()) return LineError(n + 1, "no \"file\" lines");
+  // Whatever the line grammar let through must also be a manifest this
+  // build could have written (valid note text, no stray bytes): one
+  // manifest, one encoding. Found by fuzz/bundle_fuzzer.cc.
+  absl::StatusOr<std::string> canonical = FormatManifest(m);
+  if (!canonical.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("manifest: not a valid manifest: ", canonical.status().message()));
+  }
+  if (absl::string_view(*canonical).substr(0, canonical->size() - 1) != text) {
+    return absl::InvalidArgumentError("manifest: not in canonical form");
+  }
   return m;
 }
 

@@ -25,6 +25,10 @@ class BundleSource : public cli::LedgerSource {
   }
 
   absl::StatusOr<std::string> CheckpointNote() override { return b_.file(kCheckpointFile); }
+  // An export made under a witness policy carries the cosigned checkpoint
+  // in checkpoint.note; whether it has the cosignatures a verifier's policy
+  // needs is for the policy check to say.
+  absl::StatusOr<std::string> CosignedCheckpointNote() override { return b_.file(kCheckpointFile); }
 
   absl::StatusOr<uint64_t> Size() override { return records_; }
 

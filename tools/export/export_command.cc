@@ -17,12 +17,14 @@
 #include "tools/export/report.h"
 #include "tools/trialog/cli_util.h"
 #include "tools/trialog/sources.h"
+#include "tools/trialog/witness_flags.h"
 
 namespace trialog::exporter {
 namespace {
 
 struct CommonFlags {
   cli::SourceFlags source;
+  cli::WitnessFlags witness;  // with --witness: export the witness-cosigned checkpoint
   std::string key, out;
   int threads = 0;
   bool json = false;
@@ -32,6 +34,7 @@ void AddCommon(CLI::App* cmd, CommonFlags* f, const char* out_help) {
   cli::AddSourceFlags(cmd, &f->source);
   cmd->add_option("--key", f->key, "The ledger's verifier key (name+id+base64), or @FILE holding it")->required();
   cmd->add_option("--out", f->out, out_help)->required();
+  cli::AddWitnessFlags(cmd, &f->witness);
   cmd->add_option("--threads", f->threads, "Signature-checking threads (default: all cores)");
   cmd->add_flag("--json", f->json, "Print the result as JSON on stdout");
 }
@@ -60,7 +63,8 @@ absl::StatusOr<note::NoteSigner> LoadExporter(const ExporterKeyFlags& f) {
 }
 
 // Reads and verifies the ledger; on failure prints why and sets the exit
-// code (usage 64, the verification finding's 2..7, or 1).
+// code (usage 64, the verification finding's 2..7, 8 for a checkpoint
+// lacking the cosignatures of the --witness policy, or 1).
 std::unique_ptr<ExportInput> Load(const char* command, const CommonFlags& f, std::string* source_name,
                                   int* exit_code) {
   auto fail = [&](int code, absl::string_view message) -> std::unique_ptr<ExportInput> {
@@ -70,9 +74,10 @@ std::unique_ptr<ExportInput> Load(const char* command, const CommonFlags& f, std
   };
   absl::StatusOr<std::string> vkey = cli::ValueOrFile(f.key);
   if (!vkey.ok()) return fail(cli::kExitUsage, vkey.status().message());
-  if (absl::StatusOr<note::Verifier> parsed = note::ParseVerifierKey(*vkey); !parsed.ok()) {
-    return fail(cli::kExitUsage, absl::StrCat("--key: ", parsed.status().message()));
-  }
+  absl::StatusOr<note::Verifier> parsed = note::ParseVerifierKey(*vkey);
+  if (!parsed.ok()) return fail(cli::kExitUsage, absl::StrCat("--key: ", parsed.status().message()));
+  absl::StatusOr<witness::WitnessPolicy> policy = cli::PolicyFromFlags(f.witness);
+  if (!policy.ok()) return fail(cli::kExitUsage, policy.status().message());
   absl::StatusOr<std::unique_ptr<cli::LedgerSource>> source = cli::OpenSource(f.source);
   if (!source.ok()) {
     return fail(source.status().code() == absl::StatusCode::kInvalidArgument
@@ -81,8 +86,22 @@ std::unique_ptr<ExportInput> Load(const char* command, const CommonFlags& f, std
                 source.status().message());
   }
   *source_name = (*source)->Describe();
-  absl::StatusOr<std::string> checkpoint = (*source)->CheckpointNote();
+  // With a witness policy: the newest checkpoint the witnesses cosigned,
+  // which the export then carries with its cosignature lines.
+  absl::StatusOr<cli::PolicyCheckpoint> checkpoint = cli::CheckpointUnderPolicy(**source, *parsed, *policy);
   absl::StatusOr<uint64_t> size = (*source)->Size();
+  if (!checkpoint.ok() && !policy->witnesses.empty()) {
+    switch (checkpoint.status().code()) {
+      case absl::StatusCode::kFailedPrecondition:
+        return fail(cli::kExitWitnessPolicy,
+                    absl::StrCat("witness policy not met: ", checkpoint.status().message(), "; nothing exported"));
+      case absl::StatusCode::kUnauthenticated:
+        return fail(ledger::FindingExitCode(ledger::Finding::kCheckpointSignature),
+                    absl::StrCat("cosigned checkpoint: ", checkpoint.status().message(), "; nothing exported"));
+      default:
+        break;
+    }
+  }
   if (!checkpoint.ok() || !size.ok()) {
     return fail(ledger::FindingExitCode(ledger::Finding::kUnreadable),
                 (!checkpoint.ok() ? checkpoint.status() : size.status()).message());
@@ -93,7 +112,7 @@ std::unique_ptr<ExportInput> Load(const char* command, const CommonFlags& f, std
   options.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   ledger::AuditReport audit;
   absl::StatusOr<std::unique_ptr<ExportInput>> in =
-      LoadExportInput((*source)->Reader(), *size, *checkpoint, *vkey, options, &audit);
+      LoadExportInput((*source)->Reader(), *size, checkpoint->note, *vkey, options, &audit);
   bar.Finish();
   if (!in.ok()) {
     const int code = audit.finding != ledger::Finding::kOk ? ledger::FindingExitCode(audit.finding) : cli::kExitError;

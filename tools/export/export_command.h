@@ -8,7 +8,9 @@
 // Each reads a ledger from a source (--server, --data or --bundle, as
 // `trialog verify`), verifies it end to end under --key, and refuses to
 // export a ledger that does not verify (exit code: the verification
-// finding's, 2..7).
+// finding's, 2..7). With a witness policy (--witness KEY.. --min-witnesses
+// K, tools/trialog/witness_flags.h) they export the newest checkpoint the
+// witnesses cosigned, cosignature lines included (exit 8 if it lacks them).
 
 #ifndef TRIALOG_TOOLS_EXPORT_EXPORT_COMMAND_H_
 #define TRIALOG_TOOLS_EXPORT_EXPORT_COMMAND_H_

@@ -113,15 +113,18 @@ absl::StatusOr<std::string> ValueOrFile(const std::string& value) {
   return v;
 }
 
-ProgressBar::ProgressBar(std::string label)
-    : label_(std::move(label)), enabled_(isatty(STDERR_FILENO)), start_(absl::Now()) {}
+ProgressBar::ProgressBar(std::string label, bool force)
+    : label_(std::move(label)),
+      enabled_(force || isatty(STDERR_FILENO)),
+      tty_(isatty(STDERR_FILENO)),
+      start_(absl::Now()) {}
 
 ProgressBar::~ProgressBar() { Finish(); }
 
 void ProgressBar::Update(uint64_t done, uint64_t total) {
   if (!enabled_ || finished_) return;
   absl::Time now = absl::Now();
-  if (now - last_draw_ < absl::Milliseconds(100) && !(total && done >= total)) return;
+  if (now - last_draw_ < absl::Milliseconds(tty_ ? 100 : 1000) && !(total && done >= total)) return;
   last_draw_ = now;
   double secs = std::max(1e-3, absl::ToDoubleSeconds(now - start_));
   double rate = done / secs;
@@ -134,8 +137,8 @@ void ProgressBar::Update(uint64_t done, uint64_t total) {
   }
   std::string eta;
   if (total > done && rate > 0) eta = absl::StrFormat(" eta %.0fs", (total - done) / rate);
-  std::fprintf(stderr, "\r%s %s %llu%s  %.0f/s%s   ", label_.c_str(), bar.c_str(),
-               static_cast<unsigned long long>(done),
+  std::fprintf(stderr, tty_ ? "\r%s %s %llu%s  %.0f/s%s   " : "%s %s %llu%s  %.0f/s%s\n", label_.c_str(),
+               bar.c_str(), static_cast<unsigned long long>(done),
                total ? absl::StrCat("/", total).c_str() : "", rate, eta.c_str());
   std::fflush(stderr);
 }
@@ -143,7 +146,7 @@ void ProgressBar::Update(uint64_t done, uint64_t total) {
 void ProgressBar::Finish() {
   if (!enabled_ || finished_) return;
   finished_ = true;
-  if (last_draw_ != absl::InfinitePast()) std::fprintf(stderr, "\n");
+  if (tty_ && last_draw_ != absl::InfinitePast()) std::fprintf(stderr, "\n");
 }
 
 }  // namespace trialog::cli

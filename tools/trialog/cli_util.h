@@ -33,10 +33,12 @@ absl::Status WriteFile(const std::string& path, absl::string_view contents, int 
 // else is the value itself. For verifier keys and checkpoints.
 absl::StatusOr<std::string> ValueOrFile(const std::string& value);
 
-// A progress bar on stderr, drawn only when stderr is a terminal.
+// A progress bar on stderr, drawn when stderr is a terminal or when
+// `force` (--progress) is set; when stderr is not a terminal each redraw is
+// its own line (at most one per second), so logs stay readable.
 class ProgressBar {
  public:
-  explicit ProgressBar(std::string label);
+  explicit ProgressBar(std::string label, bool force = false);
   ~ProgressBar();
   // Redraws at most every 100 ms. `total` 0 = unknown.
   void Update(uint64_t done, uint64_t total);
@@ -45,6 +47,7 @@ class ProgressBar {
  private:
   std::string label_;
   bool enabled_;
+  bool tty_;
   bool finished_ = false;
   absl::Time start_;
   absl::Time last_draw_ = absl::InfinitePast();

@@ -9,6 +9,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
 #include "storage/schema.h"
+#include "tools/trialog/cli_util.h"
 #include "tools/trialog/sources.h"
 
 namespace trialog::cli {
@@ -16,13 +17,22 @@ namespace {
 
 class DataSource : public LedgerSource {
  public:
-  DataSource(std::unique_ptr<storage::Db> db, std::string dir)
-      : db_(std::move(db)), dir_(std::move(dir)) {}
+  DataSource(std::unique_ptr<storage::Db> db, std::string dir, std::string cosigned_path)
+      : db_(std::move(db)), dir_(std::move(dir)), cosigned_path_(std::move(cosigned_path)) {}
 
   std::string Describe() const override { return absl::StrCat("data directory ", dir_); }
 
   absl::StatusOr<std::string> CheckpointNote() override {
     return db_->Get(storage::Cf::kMeta, storage::kMetaCheckpoint);
+  }
+
+  absl::StatusOr<std::string> CosignedCheckpointNote() override {
+    absl::StatusOr<std::string> note = ReadFile(cosigned_path_);
+    if (!note.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("no witness-cosigned checkpoint in ",
+                                              cosigned_path_, " (trialogd runs with --witness?)"));
+    }
+    return note;
   }
 
   // The number of entries actually present (not the meta row, which a
@@ -64,6 +74,7 @@ class DataSource : public LedgerSource {
  private:
   std::unique_ptr<storage::Db> db_;
   std::string dir_;
+  std::string cosigned_path_;
 };
 
 }  // namespace
@@ -84,7 +95,9 @@ absl::StatusOr<std::unique_ptr<LedgerSource>> OpenDataSource(const SourceFlags& 
                         absl::StrCat(db.status().message(),
                                      " (is this a trialogd data directory?)"));
   }
-  return std::unique_ptr<LedgerSource>(new DataSource(*std::move(db), dir));
+  std::string cosigned =
+      (std::filesystem::path(flags.data) / "witnessing" / (flags.trial + ".cosigned")).string();
+  return std::unique_ptr<LedgerSource>(new DataSource(*std::move(db), dir, std::move(cosigned)));
 }
 
 }  // namespace trialog::cli

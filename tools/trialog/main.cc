@@ -3,14 +3,17 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "tools/trialog/audit_commands.h"
 #include "tools/trialog/cli_util.h"
 #include "tools/trialog/commands.h"
 #include "tools/export/export_command.h"
+#include "tools/witness/witness_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
       "trialog — audit ledger for clinical trials.\n"
-      "Verify a ledger end to end, keep and check checkpoints, make keys.\n"
+      "Verify a ledger end to end, keep and check checkpoints, make keys, export,\n"
+      "run a witness that cosigns checkpoints.\n"
       "Run `trialog COMMAND --help` for each command's flags and examples."};
   app.require_subcommand(1);
   int exit_code = trialog::cli::kExitOk;
@@ -21,6 +24,9 @@ int main(int argc, char** argv) {
   trialog::cli::RegisterBackup(app, &exit_code);
   trialog::cli::RegisterRestore(app, &exit_code);
   trialog::exporter::RegisterExport(app, &exit_code);
+  trialog::cli::RegisterAuditTrail(app, &exit_code);
+  trialog::cli::RegisterInspect(app, &exit_code);
+  RegisterWitness(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -42,6 +42,20 @@ class ServerSource : public LedgerSource {
     return checkpoint_;
   }
 
+  absl::StatusOr<std::string> CosignedCheckpointNote() override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::GetCheckpointRequest req;
+    req.set_trial_id(trial_);
+    req.set_cosigned(true);
+    v1::GetCheckpointResponse resp;
+    if (absl::Status s = FromGrpc(stub_->GetCheckpoint(&ctx, req, &resp), "GetCheckpoint(cosigned)");
+        !s.ok()) {
+      return s;
+    }
+    return resp.checkpoint();
+  }
+
   absl::StatusOr<uint64_t> Size() override {
     absl::StatusOr<std::string> cp = CheckpointNote();
     if (!cp.ok()) return cp.status();

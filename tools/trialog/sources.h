@@ -10,6 +10,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "core/ledger/parallel_verifier.h"
 #include "grpcpp/channel.h"
 
@@ -22,6 +23,15 @@ class LedgerSource {
   virtual std::string Describe() const = 0;
   // The latest signed checkpoint note, exactly as signed.
   virtual absl::StatusOr<std::string> CheckpointNote() = 0;
+  // The newest checkpoint cosigned by the ledger server's witnesses, with
+  // their cosignature lines: from a server, GetCheckpoint(cosigned); from a
+  // data directory, the file trialogd keeps (<data>/witnessing/<trial>.cosigned).
+  // FAILED_PRECONDITION when there is none (the default, for sources that
+  // cannot hold one).
+  virtual absl::StatusOr<std::string> CosignedCheckpointNote() {
+    return absl::FailedPreconditionError(
+        absl::StrCat(Describe(), " holds no witness-cosigned checkpoint"));
+  }
   // Number of entries the source holds (may exceed the checkpoint's size).
   virtual absl::StatusOr<uint64_t> Size() = 0;
   // Entries in index order from `from`.
