@@ -20,11 +20,21 @@ PACKAGES=(
   clang libclang-rt-14-dev
 )
 
-# scripts/test.sh asks for it: headless Chromium renders the HTML report in tests/export (about
-# 100 packages, several hundred MB). Without it that test is skipped; the demo does not need it.
-if [[ "${1:-}" == "--with-chromium" ]]; then
-  PACKAGES+=(chromium)
-fi
+# Opt-in extras (any order):
+#   --with-chromium  (scripts/test.sh asks for it) headless Chromium renders the
+#                    HTML report in tests/export (about 100 packages, several
+#                    hundred MB); without it that test is skipped; the demo does
+#                    not need it.
+#   --with-bench     PostgreSQL 15 (server, pgbench and pgcrypto are all in
+#                    postgresql-15; psql comes with it) for the hash-chain
+#                    baseline of scripts/bench.sh. The test suite does not need it.
+for arg in "$@"; do
+  case "$arg" in
+    --with-chromium) PACKAGES+=(chromium) ;;
+    --with-bench) PACKAGES+=(postgresql-15) ;;
+    *) echo "install-deps: unknown option $arg" >&2; exit 64 ;;
+  esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do

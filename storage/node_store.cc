@@ -1,5 +1,6 @@
 #include "storage/node_store.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -55,6 +56,12 @@ absl::StatusOr<std::string> NodeStore::GetNode(merkle::NodeId id) const {
     if (slot < cache_.size() && id.index < cache_[slot].size() / merkle::kHashSize) {
       return cache_[slot].substr(id.index * merkle::kHashSize, merkle::kHashSize);
     }
+  } else {
+    absl::ReaderMutexLock lock(&mu_);
+    const Recent& r = recent_[id.level];
+    if (id.index >= r.first && id.index - r.first < r.hashes.size() / merkle::kHashSize) {
+      return r.hashes.substr((id.index - r.first) * merkle::kHashSize, merkle::kHashSize);
+    }
   }
   absl::StatusOr<std::string> value = db_->Get(Cf::kNodes, NodeKey(id));
   if (!value.ok()) {
@@ -73,7 +80,25 @@ absl::StatusOr<std::string> NodeStore::GetNode(merkle::NodeId id) const {
 void NodeStore::Publish(const std::vector<std::pair<merkle::NodeId, std::string>>& nodes) {
   absl::MutexLock lock(&mu_);
   for (const auto& [id, hash] : nodes) {
-    if (id.level < kCacheMinLevel || id.level >= 64 || hash.size() != merkle::kHashSize) continue;
+    if (id.level >= 64 || hash.size() != merkle::kHashSize) continue;
+    if (id.level < kCacheMinLevel) {
+      Recent& r = recent_[id.level];
+      const uint64_t count = r.hashes.size() / merkle::kHashSize;
+      if (count == 0) {
+        r.first = id.index;
+      } else if (id.index != r.first + count) {
+        r.first = id.index;  // not contiguous (cannot happen in order): restart
+        r.hashes.clear();
+      }
+      r.hashes.append(hash);
+      // Keep between keep and 2 * keep nodes: drop the older half at once.
+      const uint64_t keep = std::max<uint64_t>(kRecentLeaves >> id.level, 1);
+      if (r.hashes.size() / merkle::kHashSize >= 2 * keep) {
+        r.hashes.erase(0, keep * merkle::kHashSize);
+        r.first += keep;
+      }
+      continue;
+    }
     const size_t slot = id.level - kCacheMinLevel;
     if (cache_.size() <= slot) cache_.resize(slot + 1);
     if (id.index != cache_[slot].size() / merkle::kHashSize) continue;  // keep levels dense

@@ -1,8 +1,10 @@
 // Perfect Merkle nodes as a merkle::NodeSource over the `nodes` column
 // family, with every node at level >= kCacheMinLevel kept in memory (the
 // nodes every proof of a large tree needs; about size/4 bytes of memory, so
-// 25 MB at 10^8 entries). Lower nodes come from RocksDB (recent ones from
-// its memtable, older ones from its block cache).
+// 25 MB at 10^8 entries), and the lower nodes of the most recent
+// kRecentLeaves leaves too (about 4 MB), so the receipt of every fresh
+// append is proved from memory alone. Other lower nodes come from RocksDB
+// (its block cache).
 //
 // Thread-safety: GetNode may be called concurrently with itself and with
 // Publish (one publisher at a time).
@@ -27,6 +29,9 @@ namespace trialog::storage {
 class NodeStore : public merkle::NodeSource {
  public:
   static constexpr uint32_t kCacheMinLevel = 8;
+  // Lower-level nodes kept for the newest leaves: at level l, the newest
+  // kRecentLeaves >> l nodes published (between that and twice that many).
+  static constexpr uint64_t kRecentLeaves = uint64_t{1} << 16;
 
   // `db` must outlive this NodeStore.
   explicit NodeStore(const Db* db) : db_(db) {}
@@ -40,7 +45,9 @@ class NodeStore : public merkle::NodeSource {
   absl::StatusOr<std::string> GetNode(merkle::NodeId id) const override;
 
   // Adds nodes that are now durable. Nodes of one level must arrive in
-  // index order (CompactTree completes them so); others are ignored.
+  // index order (CompactTree completes them so); others are ignored. Only
+  // nodes published after Load are in the recent window (older low nodes
+  // are read from RocksDB).
   void Publish(const std::vector<std::pair<merkle::NodeId, std::string>>& nodes);
 
  private:
@@ -49,6 +56,13 @@ class NodeStore : public merkle::NodeSource {
   // cache_[level - kCacheMinLevel] = hashes of nodes 0..k-1 of that level,
   // concatenated (32 bytes each).
   std::vector<std::string> cache_ ABSL_GUARDED_BY(mu_);
+  // recent_[level] (level < kCacheMinLevel): hashes of nodes
+  // recent_first_[level] .. + size/32 - 1 of that level, concatenated.
+  struct Recent {
+    uint64_t first = 0;
+    std::string hashes;
+  };
+  std::vector<Recent> recent_ ABSL_GUARDED_BY(mu_) = std::vector<Recent>(kCacheMinLevel);
 };
 
 }  // namespace trialog::storage

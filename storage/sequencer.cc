@@ -208,6 +208,8 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
   uint64_t version = 0;
   if (auto it = batch.stream_versions.find(env.stream_id()); it != batch.stream_versions.end()) {
     version = it->second;
+  } else if (auto cached = stream_heads_.find(env.stream_id()); cached != stream_heads_.end()) {
+    version = cached->second;
   } else {
     absl::StatusOr<bool> known = db_->Find(Cf::kStreamHeads, env.stream_id(), &value);
     if (!known.ok()) return known.status();
@@ -264,7 +266,7 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
   rocksdb::WriteBatch& w = batch.write;
   chain_.tree.Append(parsed.leaf_hash, [&](merkle::NodeId id, absl::string_view hash) {
     w.Put(db_->handle(Cf::kNodes), ToSlice(NodeKey(id)), ToSlice(hash));
-    if (id.level >= NodeStore::kCacheMinLevel) batch.cached_nodes.emplace_back(id, std::string(hash));
+    batch.cached_nodes.emplace_back(id, std::string(hash));  // NodeStore keeps recent ones
   });
   const std::string index_value = EncodeBigEndian64(index);
   w.Put(db_->handle(Cf::kEntries), ToSlice(EntryKey(index)), ToSlice(parsed.bytes));
@@ -342,6 +344,11 @@ void Sequencer::ProcessBatch(std::vector<Request>& requests) {
             write_status.message()));
       } else {
         nodes_->Publish(batch.cached_nodes);
+        // The durable stream heads, for the next batches' version lookups.
+        if (stream_heads_.size() + batch.stream_versions.size() > kMaxCachedStreamHeads) {
+          stream_heads_.clear();
+        }
+        for (const auto& [stream, version] : batch.stream_versions) stream_heads_[stream] = version;
         published_->Publish(chain_.size, root, *std::move(note));
       }
     }

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -130,6 +131,11 @@ class Sequencer {
 
   // Writer thread only.
   ChainState chain_;
+  // Durable version of recently appended streams (a cache of the
+  // stream_heads rows, saving a RocksDB read per envelope); cleared when it
+  // would exceed kMaxCachedStreamHeads streams.
+  static constexpr size_t kMaxCachedStreamHeads = size_t{1} << 18;
+  absl::flat_hash_map<std::string, uint64_t> stream_heads_;
 
   mutable absl::Mutex mu_;
   std::deque<Request> queue_ ABSL_GUARDED_BY(mu_);

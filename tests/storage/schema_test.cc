@@ -184,5 +184,66 @@ TEST(NodeStoreTest, CachedUpperLevelsGiveGoldenRootsOfBigTrees) {
   EXPECT_NE(s.message().find("node (9, 3)"), absl::string_view::npos) << s;
 }
 
+
+// RFC 6962 MTH(D[begin:end]) straight from the definition (split at the
+// largest power of two below n), independent of merkle::CompactTree.
+std::string ReferenceRoot(const std::vector<std::string>& leaves, size_t begin, size_t end) {
+  const size_t n = end - begin;
+  if (n == 1) return leaves[begin];
+  size_t k = 1;
+  while (k * 2 < n) k *= 2;
+  return merkle::HashChildren(ReferenceRoot(leaves, begin, begin + k),
+                              ReferenceRoot(leaves, begin + k, end));
+}
+
+// The sequencer's path: nodes written to RocksDB and, once durable,
+// published to the node store, whose recent window (levels below
+// kCacheMinLevel) must serve fresh nodes and drop old ones.
+TEST(NodeStoreTest, RecentWindowServesFreshNodesAndOlderOnesComeFromRocksDb) {
+  testing::TempDir tmp;
+  absl::StatusOr<std::unique_ptr<Db>> db = Db::Open(DbOptions{tmp.path() + "/db"});
+  ASSERT_TRUE(db.ok()) << db.status();
+  const uint64_t n = 2 * NodeStore::kRecentLeaves + 4099;  // past the first trim
+  std::vector<std::string> leaves;
+  leaves.reserve(n);
+  for (uint64_t i = 0; i < n; ++i) leaves.push_back(merkle::HashLeaf(absl::StrCat("leaf ", i)));
+  NodeStore nodes(db->get());
+  ASSERT_TRUE(nodes.Load(0).ok());
+  merkle::CompactTree tree;
+  rocksdb::WriteBatch w;
+  std::vector<std::pair<merkle::NodeId, std::string>> published;
+  for (uint64_t i = 0; i < n; ++i) {
+    tree.Append(leaves[i], [&](merkle::NodeId id, absl::string_view h) {
+      const std::string key = NodeKey(id);
+      w.Put((*db)->handle(Cf::kNodes), rocksdb::Slice(key), rocksdb::Slice(h.data(), h.size()));
+      published.emplace_back(id, std::string(h));
+    });
+    if ((i + 1) % 512 == 0 || i + 1 == n) {
+      ASSERT_TRUE((*db)->Write(&w, /*sync=*/false).ok());
+      w.Clear();
+      nodes.Publish(published);
+      published.clear();
+    }
+  }
+  const std::string root = ReferenceRoot(leaves, 0, n);
+  ASSERT_EQ(merkle::RootAt(nodes, n).value_or(""), root);
+  for (uint64_t index : {uint64_t{0}, uint64_t{77}, NodeStore::kRecentLeaves - 1,
+                         NodeStore::kRecentLeaves, n - 70000, n - 513, n - 2, n - 1}) {
+    absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(nodes, index, n);
+    ASSERT_TRUE(proof.ok()) << proof.status();
+    EXPECT_TRUE(merkle::VerifyInclusion(index, n, leaves[index], *proof, root).ok())
+        << "index " << index;
+  }
+  // With the rows gone from RocksDB, a fresh leaf is still served (from
+  // memory), and a leaf trimmed from the window is not.
+  const merkle::NodeId fresh{0, n - 1}, old{0, 5};
+  for (merkle::NodeId id : {fresh, old}) {
+    ASSERT_TRUE((*db)->rocks()->Delete(rocksdb::WriteOptions(), (*db)->handle(Cf::kNodes),
+                                       NodeKey(id)).ok());
+  }
+  EXPECT_EQ(nodes.GetNode(fresh).value_or(""), leaves[n - 1]);
+  EXPECT_EQ(nodes.GetNode(old).status().code(), absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace trialog::storage

@@ -1,0 +1,1126 @@
+// trialog-bench: the issue-7 benchmark. Measures, in one run and on this
+// machine, the ceilings (Ed25519 verifies/s on all cores via libsodium; the
+// synced RocksDB WriteBatch rate), durable signed appends/s through a real
+// trialogd on loopback (unary, AppendBatch and AppendStream with N clients,
+// plus an open-loop run at a fixed offered rate), the PostgreSQL
+// hash-chain baseline (pgbench against a server the caller started), and,
+// at a configurable ledger size, replay, full verification, proof latency,
+// restart-to-serving time and RSS. Prints one table (markdown) with every
+// figure as a ratio to the baselines of the same run, or JSON (--json).
+//
+// scripts/bench.sh builds everything, starts PostgreSQL and runs this.
+// Every append here is durable: trialogd runs with --sync (its default),
+// so no answer leaves before the group commit's fsync.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "core/crypto/crypto.h"
+#include "core/crypto/key_file.h"
+#include "core/ledger/registry.h"
+#include "core/merkle/merkle.h"
+#include "core/note/keys.h"
+#include "core/trial/state_machine.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "nlohmann/json.hpp"
+#include "rocksdb/write_batch.h"
+#include "storage/ledger.h"
+#include "storage/schema.h"
+#include "tools/bench/process.h"
+#include "trialog/v1/service.grpc.pb.h"
+
+namespace trialog::bench {
+namespace {
+
+constexpr char kLedgerName[] = "bench.trialog";
+constexpr int kPeople = 16;
+
+struct Flags {
+  std::string trialogd;
+  std::string trialog;  // for `trialog verify` at scale; empty = skip
+  std::string tmp = "/tmp";
+  double seconds = 4;
+  size_t max_events = 120000;  // pre-signed envelopes per append run (upper bound)
+  std::vector<int> clients = {1, 8, 16};
+  int batch = 64;
+  double open_loop_rate = 2000;
+  int open_loop_threads = 32;
+  uint64_t scale = 0;  // ledger size for replay/verify/proofs/restart; 0 = skip
+  bool skip_grpc = false;
+  // PostgreSQL (started by the caller; skipped when pg_port == 0).
+  std::string pgbench = "pgbench";
+  std::string pg_host = "127.0.0.1";
+  int pg_port = 0;
+  std::string pg_db = "bench";
+  std::string pg_user;
+  std::string pg_script;  // insert_chain.sql
+  double pg_seconds = 10;
+  bool json = false;
+  std::string json_out;
+};
+
+// One line of the table.
+struct Row {
+  std::string group;
+  std::string name;
+  double value = 0;
+  std::string unit;
+  std::optional<double> p50_ms, p95_ms, p99_ms;
+  std::string versus;  // ratios to the baselines
+  std::string target;
+  std::optional<bool> met;
+  std::string detail;
+};
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  return v[i];
+}
+
+void SetLatencies(Row& row, const std::vector<double>& ms) {
+  if (ms.empty()) return;
+  row.p50_ms = Percentile(ms, 0.50);
+  row.p95_ms = Percentile(ms, 0.95);
+  row.p99_ms = Percentile(ms, 0.99);
+}
+
+void Log(const std::string& s) {
+  std::cerr << "[" << absl::FormatTime("%H:%M:%S", absl::Now(), absl::UTCTimeZone()) << "] " << s
+            << "\n";
+}
+
+std::string MakeTempDir(const std::string& base, const std::string& stem) {
+  std::string tmpl = absl::StrCat(base, "/", stem, "-XXXXXX");
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    std::perror("mkdtemp");
+    std::exit(1);
+  }
+  return tmpl;
+}
+
+// ---------------------------------------------------------------- ceilings
+
+// Ed25519 verifications per second with one thread per core, over
+// pre-signed ~200-byte messages (libsodium via core/crypto).
+double VerifyCeiling(double seconds, int threads) {
+  const crypto::SigningKey key = crypto::SigningKey::Generate();
+  const std::string pub = key.public_key();
+  std::vector<std::pair<std::string, std::string>> msgs;
+  for (int i = 0; i < 512; ++i) {
+    std::string m = absl::StrCat("message ", i, ": ", std::string(190, 'x'));
+    std::string sig = key.Sign(m);
+    msgs.emplace_back(std::move(m), std::move(sig));
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> total{0};
+  std::atomic<int> bad{0};
+  std::vector<std::thread> pool;
+  const absl::Time start = absl::Now();
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      uint64_t n = 0;
+      for (size_t i = static_cast<size_t>(t) * 7; !stop.load(std::memory_order_relaxed); ++i) {
+        const auto& [m, s] = msgs[i % msgs.size()];
+        if (!crypto::Verify(pub, m, s)) ++bad;
+        ++n;
+      }
+      total += n;
+    });
+  }
+  absl::SleepFor(absl::Seconds(seconds));
+  stop = true;
+  for (auto& th : pool) th.join();
+  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  if (bad.load() != 0) Log("WARNING: a good signature failed to verify");
+  return static_cast<double>(total.load()) / elapsed;
+}
+
+// Records/s of synced WriteBatches of `batch` 400-byte records into a fresh
+// store (the same RocksDB options as the ledger's entries column family).
+double WriteBatchCeiling(const std::string& tmp, double seconds, int batch) {
+  const std::string dir = MakeTempDir(tmp, "trialog-bench-raw");
+  double rate = 0;
+  {
+    storage::DbOptions o;
+    o.dir = dir + "/raw";
+    absl::StatusOr<std::unique_ptr<storage::Db>> db = storage::Db::Open(o);
+    if (!db.ok()) {
+      Log(absl::StrCat("raw store: ", db.status().message()));
+      std::exit(1);
+    }
+    std::mt19937_64 rng(42);
+    std::string value(400, '\0');
+    for (char& c : value) c = static_cast<char>(rng());
+    uint64_t i = 0;
+    const absl::Time start = absl::Now();
+    const absl::Time deadline = start + absl::Seconds(seconds);
+    while (absl::Now() < deadline) {
+      rocksdb::WriteBatch w;
+      for (int k = 0; k < batch; ++k, ++i) {
+        value[i % value.size()] ^= 1;
+        w.Put((*db)->handle(storage::Cf::kEntries), storage::EntryKey(i), value);
+      }
+      if (!(*db)->Write(&w, /*sync=*/true).ok()) std::exit(1);
+    }
+    rate = static_cast<double>(i) / absl::ToDoubleSeconds(absl::Now() - start);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return rate;
+}
+
+// ---------------------------------------------------------------- workload
+
+struct Person {
+  client::Signer signer;
+};
+
+std::vector<Person> MakePeople() {
+  std::vector<Person> people;
+  for (int i = 0; i < kPeople; ++i) {
+    v1::Actor a;
+    a.set_principal_id(absl::StrCat("coordinator-", i));
+    a.set_printed_name(absl::StrCat("Coordinator ", i));
+    a.set_role(v1::ROLE_STUDY_COORDINATOR);
+    a.set_site_id("site-01");
+    people.push_back({client::Signer(a, crypto::SigningKey::Generate())});
+  }
+  return people;
+}
+
+client::Signer MakeAdmin() {
+  v1::Actor a;
+  a.set_principal_id("admin-1");
+  a.set_printed_name("Bench Admin");
+  a.set_role(v1::ROLE_SPONSOR_ADMIN);
+  return client::Signer(a, crypto::SigningKey::Generate());
+}
+
+v1::SignedEnvelope GenesisFor(const std::string& trial, const std::string& origin,
+                              const client::Signer& admin) {
+  v1::Envelope e;
+  e.set_stream_id("principals");
+  v1::Genesis* g = e.mutable_event()->mutable_genesis();
+  g->set_ledger_origin(origin);
+  g->set_trial_title("benchmark trial " + trial);
+  v1::PrincipalRegistered* fa = g->mutable_first_admin();
+  fa->set_principal_id(admin.actor().principal_id());
+  fa->set_printed_name(admin.actor().printed_name());
+  fa->set_role(admin.actor().role());
+  fa->set_public_key(admin.public_key());
+  return admin.Sign(trial, e);
+}
+
+v1::SignedEnvelope RegisterFor(const std::string& trial, const client::Signer& admin,
+                               const Person& p) {
+  v1::Envelope e;
+  e.set_stream_id("principals");
+  v1::PrincipalRegistered* r = e.mutable_event()->mutable_principal_registered();
+  r->set_principal_id(p.signer.actor().principal_id());
+  r->set_printed_name(p.signer.actor().printed_name());
+  r->set_role(p.signer.actor().role());
+  r->set_site_id(p.signer.actor().site_id());
+  r->set_public_key(p.signer.public_key());
+  return admin.Sign(trial, e);
+}
+
+// Envelopes [first, first + n) of the note workload (~200 bytes of text,
+// 200 subject streams, signers round-robin), signed on every core.
+std::vector<v1::SignedEnvelope> Presign(const std::string& trial, const std::vector<Person>& people,
+                                        uint64_t first, size_t n) {
+  std::vector<v1::SignedEnvelope> out(n);
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (size_t i = t; i < n; i += threads) {
+        const uint64_t k = first + i;
+        v1::Envelope e;
+        e.set_stream_id(absl::StrCat("subject/RU-01-", 1000 + k % 200));
+        e.mutable_event()->mutable_trial()->mutable_note()->set_text(absl::StrCat(
+            "visit ", k, ": vitals recorded, BSA 1.12 m2, crizotinib 280 mg/m2 BID dispensed, "
+            "no new adverse events; next assessment per RECIST 1.1 schedule in 8 weeks"));
+        out[i] = people[k % people.size()].signer.Sign(trial, std::move(e));
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  return out;
+}
+
+std::unique_ptr<v1::LedgerService::Stub> NewStub(const std::string& target) {
+  static std::atomic<int> counter{0};
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt("trialog.bench_channel", ++counter);  // one connection per stub
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return v1::LedgerService::NewStub(
+      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+}
+
+// ---------------------------------------------------------------- gRPC runs
+
+struct AppendRun {
+  double rate = 0;  // durable appends/s
+  std::vector<double> latency_ms;
+  uint64_t ok = 0;
+  uint64_t errors = 0;
+  std::string first_error;
+};
+
+struct Shared {
+  std::mutex mu;
+  std::vector<double> latency_ms;
+  uint64_t errors = 0;
+  std::string first_error;
+  void Merge(std::vector<double>& lat, uint64_t err, const std::string& why) {
+    std::lock_guard<std::mutex> lock(mu);
+    latency_ms.insert(latency_ms.end(), lat.begin(), lat.end());
+    errors += err;
+    if (first_error.empty()) first_error = why;
+  }
+};
+
+enum class Mode { kUnary, kBatch, kStream };
+
+AppendRun RunAppends(Mode mode, const std::string& target, const std::string& trial,
+                     const std::vector<v1::SignedEnvelope>& pool, int clients, int batch,
+                     double seconds) {
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> ok{0};
+  Shared shared;
+  std::vector<std::unique_ptr<v1::LedgerService::Stub>> stubs;
+  for (int c = 0; c < clients; ++c) stubs.push_back(NewStub(target));
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + absl::Seconds(seconds);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      v1::LedgerService::Stub& stub = *stubs[c];
+      std::vector<double> lat;
+      uint64_t err = 0;
+      std::string why;
+      auto fail = [&](const std::string& w) {
+        ++err;
+        if (why.empty()) why = w;
+      };
+      if (mode == Mode::kUnary) {
+        for (;;) {
+          const size_t i = next.fetch_add(1);
+          if (i >= pool.size() || absl::Now() >= deadline) break;
+          grpc::ClientContext ctx;
+          v1::AppendRequest req;
+          req.set_trial_id(trial);
+          *req.mutable_signed_envelope() = pool[i];
+          v1::AppendResponse resp;
+          const absl::Time t0 = absl::Now();
+          grpc::Status s = stub.Append(&ctx, req, &resp);
+          lat.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+          if (s.ok()) {
+            ++ok;
+          } else {
+            fail(s.error_message());
+          }
+        }
+      } else if (mode == Mode::kBatch) {
+        for (;;) {
+          const size_t i = next.fetch_add(static_cast<size_t>(batch));
+          if (i + static_cast<size_t>(batch) > pool.size() || absl::Now() >= deadline) break;
+          grpc::ClientContext ctx;
+          v1::AppendBatchRequest req;
+          req.set_trial_id(trial);
+          for (int k = 0; k < batch; ++k) *req.add_signed_envelopes() = pool[i + k];
+          v1::AppendBatchResponse resp;
+          const absl::Time t0 = absl::Now();
+          grpc::Status s = stub.AppendBatch(&ctx, req, &resp);
+          lat.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+          if (!s.ok()) {
+            fail(s.error_message());
+            continue;
+          }
+          for (const v1::AppendResult& r : resp.results()) {
+            if (r.code() == 0) {
+              ++ok;
+            } else {
+              fail(r.message());
+            }
+          }
+        }
+      } else {
+        // One stream per client; at most kWindow envelopes in flight. The
+        // server answers one stream's envelopes in the order sent (admission
+        // and the sequencer keep order), so latencies pair up FIFO.
+        constexpr size_t kWindow = 256;
+        grpc::ClientContext ctx;
+        auto stream = stub.AppendStream(&ctx);
+        std::mutex mu;
+        std::deque<absl::Time> sent;
+        std::atomic<size_t> in_flight{0};
+        std::thread reader([&] {
+          v1::AppendResult r;
+          while (stream->Read(&r)) {
+            absl::Time t0;
+            {
+              std::lock_guard<std::mutex> lock(mu);
+              t0 = sent.front();
+              sent.pop_front();
+            }
+            lat.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+            --in_flight;
+            if (r.code() == 0) {
+              ++ok;
+            } else {
+              fail(r.message());
+            }
+          }
+        });
+        for (;;) {
+          if (absl::Now() >= deadline) break;
+          if (in_flight.load() >= kWindow) {
+            absl::SleepFor(absl::Microseconds(50));
+            continue;
+          }
+          const size_t i = next.fetch_add(1);
+          if (i >= pool.size()) break;
+          v1::AppendRequest req;
+          req.set_trial_id(trial);
+          *req.mutable_signed_envelope() = pool[i];
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            sent.push_back(absl::Now());
+          }
+          ++in_flight;
+          if (!stream->Write(req)) break;
+        }
+        stream->WritesDone();
+        reader.join();
+        grpc::Status s = stream->Finish();
+        if (!s.ok()) fail(s.error_message());
+      }
+      shared.Merge(lat, err, why);
+    });
+  }
+  for (auto& th : threads) th.join();
+  AppendRun r;
+  r.ok = ok.load();
+  r.rate = static_cast<double>(r.ok) / absl::ToDoubleSeconds(absl::Now() - start);
+  r.latency_ms = std::move(shared.latency_ms);
+  r.errors = shared.errors;
+  r.first_error = shared.first_error;
+  if (next.load() >= pool.size()) {
+    Log("WARNING: the pre-signed pool ran out before the deadline; raise --max_events");
+  }
+  return r;
+}
+
+// Open loop: request k is due at start + k / rate, sent by whichever of
+// `threads` workers is free; its latency counts from when it was due, so a
+// stalled server shows up as latency (no coordinated omission).
+AppendRun RunOpenLoop(const std::string& target, const std::string& trial,
+                      const std::vector<v1::SignedEnvelope>& pool, double rate, int threads,
+                      double seconds) {
+  const size_t total = std::min(pool.size(), static_cast<size_t>(rate * seconds));
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> ok{0};
+  Shared shared;
+  std::vector<std::unique_ptr<v1::LedgerService::Stub>> stubs;
+  const int connections = std::min(threads, 8);
+  for (int c = 0; c < connections; ++c) stubs.push_back(NewStub(target));
+  const absl::Time start = absl::Now() + absl::Milliseconds(50);
+  std::vector<std::thread> pool_threads;
+  for (int t = 0; t < threads; ++t) {
+    pool_threads.emplace_back([&, t] {
+      std::vector<double> lat;
+      uint64_t err = 0;
+      std::string why;
+      for (;;) {
+        const size_t k = next.fetch_add(1);
+        if (k >= total) break;
+        const absl::Time due = start + absl::Seconds(static_cast<double>(k) / rate);
+        const absl::Time now = absl::Now();
+        if (due > now) absl::SleepFor(due - now);
+        grpc::ClientContext ctx;
+        v1::AppendRequest req;
+        req.set_trial_id(trial);
+        *req.mutable_signed_envelope() = pool[k];
+        v1::AppendResponse resp;
+        grpc::Status s = stubs[t % connections]->Append(&ctx, req, &resp);
+        lat.push_back(absl::ToDoubleMilliseconds(absl::Now() - due));
+        if (s.ok()) {
+          ++ok;
+        } else {
+          ++err;
+          if (why.empty()) why = s.error_message();
+        }
+      }
+      shared.Merge(lat, err, why);
+    });
+  }
+  for (auto& th : pool_threads) th.join();
+  AppendRun r;
+  r.ok = ok.load();
+  r.rate = static_cast<double>(r.ok) / absl::ToDoubleSeconds(absl::Now() - start);
+  r.latency_ms = std::move(shared.latency_ms);
+  r.errors = shared.errors;
+  r.first_error = shared.first_error;
+  return r;
+}
+
+// ---------------------------------------------------------------- trialogd
+
+struct LedgerKeyFiles {
+  crypto::SigningKey key = crypto::SigningKey::Generate();
+  std::string key_file, passphrase_file;
+};
+
+LedgerKeyFiles MakeLedgerKeyFiles(const std::string& dir) {
+  LedgerKeyFiles k;
+  k.key_file = dir + "/ledger.key";
+  k.passphrase_file = dir + "/ledger.pass";
+  const std::string passphrase = absl::StrCat("bench-", getpid(), "-passphrase");
+  absl::Status s =
+      crypto::WriteKeyFile(k.key_file, kLedgerName, k.key, passphrase, crypto::kKeyFileTestParams);
+  if (!s.ok()) {
+    Log(absl::StrCat("ledger key: ", s.message()));
+    std::exit(1);
+  }
+  std::ofstream(k.passphrase_file) << passphrase << "\n";
+  return k;
+}
+
+std::vector<std::string> TrialogdArgs(const Flags& f, const std::string& data_dir,
+                                      const LedgerKeyFiles& key) {
+  return {f.trialogd,
+          "--data_dir=" + data_dir,
+          "--listen=127.0.0.1:0",
+          "--plaintext",
+          "--accept_new_trials",
+          "--ledger_name=" + std::string(kLedgerName),
+          "--ledger_key_file=" + key.key_file,
+          "--ledger_key_passphrase_file=" + key.passphrase_file};
+}
+
+bool AppendOne(v1::LedgerService::Stub& stub, const std::string& trial,
+               const v1::SignedEnvelope& se) {
+  grpc::ClientContext ctx;
+  v1::AppendRequest req;
+  req.set_trial_id(trial);
+  *req.mutable_signed_envelope() = se;
+  v1::AppendResponse resp;
+  grpc::Status s = stub.Append(&ctx, req, &resp);
+  if (!s.ok()) Log(absl::StrCat("setup append failed: ", s.error_message()));
+  return s.ok();
+}
+
+std::string ModeName(Mode m) {
+  switch (m) {
+    case Mode::kUnary: return "unary Append";
+    case Mode::kBatch: return "AppendBatch";
+    case Mode::kStream: return "AppendStream";
+  }
+  return "?";
+}
+
+void RunGrpc(const Flags& f, const std::string& work, std::vector<Row>& rows) {
+  const LedgerKeyFiles key = MakeLedgerKeyFiles(work);
+  absl::StatusOr<Daemon> d =
+      Daemon::Start(TrialogdArgs(f, work + "/data", key), work + "/ready", work + "/trialogd.log",
+                    absl::Seconds(60), nullptr);
+  if (!d.ok()) {
+    Log(absl::StrCat("trialogd: ", d.status().message()));
+    std::exit(1);
+  }
+  const std::string trial = "bench-appends";
+  const client::Signer admin = MakeAdmin();
+  const std::vector<Person> people = MakePeople();
+  {
+    auto stub = NewStub(d->target());
+    if (!AppendOne(*stub, trial, GenesisFor(trial, absl::StrCat(kLedgerName, "/", trial), admin))) {
+      std::exit(1);
+    }
+    for (const Person& p : people) {
+      if (!AppendOne(*stub, trial, RegisterFor(trial, admin, p))) std::exit(1);
+    }
+  }
+  uint64_t signed_so_far = 0;
+  auto pool_for = [&](size_t n) {
+    Log(absl::StrCat("pre-signing ", n, " envelopes (not timed)"));
+    auto pool = Presign(trial, people, signed_so_far, n);
+    signed_so_far += n;
+    return pool;
+  };
+  for (Mode mode : {Mode::kUnary, Mode::kBatch, Mode::kStream}) {
+    for (int c : f.clients) {
+      // Enough for the fastest plausible rate over the run.
+      const double guess = mode == Mode::kUnary ? 10000 : 40000;
+      const size_t n = std::min(f.max_events, static_cast<size_t>(guess * f.seconds) + 1024);
+      std::vector<v1::SignedEnvelope> pool = pool_for(n);
+      Log(absl::StrCat(ModeName(mode), ", ", c, " clients, ", f.seconds, " s"));
+      AppendRun r = RunAppends(mode, d->target(), trial, pool, c, f.batch, f.seconds);
+      Row row;
+      row.group = "append";
+      row.name = absl::StrCat(ModeName(mode), mode == Mode::kBatch ? absl::StrCat(" of ", f.batch) : "",
+                              ", ", c, c == 1 ? " client" : " clients");
+      row.value = r.rate;
+      row.unit = "appends/s";
+      SetLatencies(row, r.latency_ms);
+      row.detail = mode == Mode::kBatch ? "latency per call" : "latency per append";
+      if (r.errors > 0) {
+        row.detail += absl::StrCat("; ", r.errors, " errors, first: ", r.first_error);
+      }
+      rows.push_back(row);
+    }
+  }
+  {
+    const size_t n = static_cast<size_t>(f.open_loop_rate * f.seconds) + 16;
+    std::vector<v1::SignedEnvelope> pool = pool_for(n);
+    Log(absl::StrCat("open loop at ", f.open_loop_rate, "/s offered, ", f.seconds, " s"));
+    AppendRun r =
+        RunOpenLoop(d->target(), trial, pool, f.open_loop_rate, f.open_loop_threads, f.seconds);
+    Row row;
+    row.group = "open-loop";
+    row.name = absl::StrFormat("unary Append at %.0f/s offered (%d senders)", f.open_loop_rate,
+                               f.open_loop_threads);
+    row.value = r.rate;
+    row.unit = "appends/s";
+    SetLatencies(row, r.latency_ms);
+    row.detail = "latency from the scheduled send time";
+    if (r.errors > 0) row.detail += absl::StrCat("; ", r.errors, " errors: ", r.first_error);
+    rows.push_back(row);
+  }
+  const int code = d->Stop();
+  if (code != 0) Log(absl::StrCat("trialogd exited with ", code));
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+// pgbench -n -M prepared -T seconds -c clients -j min(clients, cores) -f script.
+std::optional<Row> RunPgbench(const Flags& f, int clients) {
+  const int jobs = std::min<int>(clients, static_cast<int>(std::thread::hardware_concurrency()));
+  std::vector<std::string> argv = {f.pgbench,
+                                   "-n",
+                                   "-M",
+                                   "prepared",
+                                   "-T",
+                                   absl::StrCat(static_cast<int>(f.pg_seconds)),
+                                   "-c",
+                                   absl::StrCat(clients),
+                                   "-j",
+                                   absl::StrCat(jobs),
+                                   "-f",
+                                   f.pg_script,
+                                   "-h",
+                                   f.pg_host,
+                                   "-p",
+                                   absl::StrCat(f.pg_port)};
+  if (!f.pg_user.empty()) {
+    argv.push_back("-U");
+    argv.push_back(f.pg_user);
+  }
+  argv.push_back(f.pg_db);
+  Log(absl::StrCat("pgbench, ", clients, " clients, ", f.pg_seconds, " s"));
+  RunOutput out = Run(argv);
+  double tps = 0, lat = 0;
+  for (absl::string_view line : absl::StrSplit(out.output, '\n')) {
+    std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (words.size() >= 3 && words[0] == "tps" && words[1] == "=") {
+      (void)absl::SimpleAtod(words[2], &tps);
+    }
+    if (words.size() >= 4 && words[0] == "latency" && words[1] == "average") {
+      (void)absl::SimpleAtod(words[3], &lat);
+    }
+  }
+  if (out.exit_code != 0 || tps <= 0) {
+    Log(absl::StrCat("pgbench failed (exit ", out.exit_code, "): ", out.output));
+    return std::nullopt;
+  }
+  Row row;
+  row.group = "baseline";
+  row.name = absl::StrCat("PostgreSQL hash-chain insert, ", clients,
+                          clients == 1 ? " client" : " clients");
+  row.value = tps;
+  row.unit = "inserts/s";
+  row.detail = absl::StrFormat("pgbench, synchronous_commit=on, avg latency %.3f ms", lat);
+  return row;
+}
+
+// ---------------------------------------------------------------- scale
+
+// Builds a ledger of `size` entries directly through storage::Ledger (the
+// code trialogd runs, with the principal registry and the trial state
+// machine, sync off while loading), then measures replay on reopen, proof
+// latency in process, `trialog verify --data`, and trialogd's restart to
+// serving, RSS and proof latency over gRPC.
+void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
+  const uint64_t size = f.scale;
+  const LedgerKeyFiles key = MakeLedgerKeyFiles(work);
+  const std::string trial = "bench-scale";
+  const std::string origin = absl::StrCat(kLedgerName, "/", trial);
+  const std::string data = work + "/data";
+  const std::string dir = data + "/trials/" + trial;
+  std::filesystem::create_directories(dir);
+  const note::NoteSigner signer(origin, key.key);
+  const client::Signer admin = MakeAdmin();
+  const std::vector<Person> people = MakePeople();
+
+  auto open = [&](bool sync, ledger::PrincipalRegistry* registry,
+                  trial::TrialStateMachine* machine) {
+    storage::LedgerOptions o;
+    o.dir = dir;
+    o.checkpoint_signer = &signer;
+    o.origin = origin;
+    o.max_batch = 512;
+    o.sync = sync;
+    absl::StatusOr<std::unique_ptr<storage::Ledger>> l =
+        storage::Ledger::Open(o, registry, {machine});
+    if (!l.ok()) {
+      Log(absl::StrCat("opening the scale ledger: ", l.status().message()));
+      std::exit(1);
+    }
+    return *std::move(l);
+  };
+  auto admitted = [](const v1::SignedEnvelope& se, const std::string& pub) {
+    storage::Admitted a;
+    a.signed_envelope = se;
+    if (!a.envelope.ParseFromString(se.envelope())) std::exit(1);
+    a.verified_key = pub;
+    return a;
+  };
+
+  {
+    Log(absl::StrCat("building a ", size, "-entry ledger (sign + sequence, sync off; not timed)"));
+    ledger::PrincipalRegistry registry;
+    trial::TrialStateMachine machine;
+    std::unique_ptr<storage::Ledger> l = open(false, &registry, &machine);
+    std::vector<storage::Admitted> setup;
+    setup.push_back(admitted(GenesisFor(trial, origin, admin), admin.public_key()));
+    for (const Person& p : people) {
+      setup.push_back(admitted(RegisterFor(trial, admin, p), admin.public_key()));
+    }
+    for (auto& r : l->AppendAll(std::move(setup))) {
+      if (!r.ok()) {
+        Log(absl::StrCat("setup: ", r.status().message()));
+        std::exit(1);
+      }
+    }
+    uint64_t next = 0;
+    const absl::Time start = absl::Now();
+    while (l->size() < size) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(32768, size - l->size()));
+      std::vector<v1::SignedEnvelope> signed_envs = Presign(trial, people, next, n);
+      std::vector<storage::Admitted> batch;
+      batch.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(admitted(signed_envs[i], people[(next + i) % people.size()].signer.public_key()));
+      }
+      next += n;
+      for (auto& r : l->AppendAll(std::move(batch))) {
+        if (!r.ok()) {
+          Log(absl::StrCat("load: ", r.status().message()));
+          std::exit(1);
+        }
+      }
+      if (next % (32768 * 8) < n) {
+        Log(absl::StrCat("  ", l->size(), " entries (",
+                         static_cast<int>(static_cast<double>(l->size()) /
+                                          absl::ToDoubleSeconds(absl::Now() - start)),
+                         "/s)"));
+      }
+    }
+    if (!l->Close().ok()) std::exit(1);
+  }
+  const std::string vkey = signer.verifier_key();
+
+  // Full verification with the CLI (every entry, chain, signature, rule).
+  // First, so that RocksDB's compactions after the bulk load are over
+  // before the replay is timed.
+  if (!f.trialog.empty()) {
+    Log("trialog verify --data (all cores)");
+    RunOutput out = Run({f.trialog, "verify", "--data", data, "--trial", trial, "--key", vkey});
+    Row row;
+    row.group = "scale";
+    row.name = absl::StrCat("full verification (trialog verify --data), ", size, " entries");
+    row.value = static_cast<double>(size) / std::max(1e-9, absl::ToDoubleSeconds(out.wall));
+    row.unit = "entries/s";
+    row.detail = absl::StrFormat("%.1f s wall incl. start-up; exit %d", absl::ToDoubleSeconds(out.wall),
+                                 out.exit_code);
+    if (out.exit_code != 0) {
+      row.detail += ": " + out.output.substr(0, 300);
+    }
+    rows.push_back(row);
+  }
+
+  // Replay on reopen and in-process proofs.
+  {
+    Log("reopening (replay into registry + trial state machine)");
+    ledger::PrincipalRegistry registry;
+    trial::TrialStateMachine machine;
+    std::unique_ptr<storage::Ledger> l = open(true, &registry, &machine);
+    const storage::OpenStats& st = l->open_stats();
+    Row replay;
+    replay.group = "scale";
+    replay.name = absl::StrCat("replay on open (projection rebuild), ", l->size(), " entries");
+    replay.value = static_cast<double>(st.replayed_entries) /
+                   std::max(1e-9, absl::ToDoubleSeconds(st.replay_time));
+    replay.unit = "entries/s";
+    replay.detail = absl::StrFormat("whole open %.2f s (re-hash, chain, stored nodes, rules)",
+                                    absl::ToDoubleSeconds(st.open_time));
+    rows.push_back(replay);
+
+    const uint64_t n = l->size();
+    const std::string root = l->root();
+    std::mt19937_64 rng(7);
+    std::vector<double> inc_us, con_us;
+    int bad = 0;
+    for (int i = 0; i < 2000; ++i) {
+      const uint64_t index = rng() % n;
+      const absl::Time t0 = absl::Now();
+      absl::StatusOr<std::vector<std::string>> p = l->InclusionProof(index, n);
+      inc_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
+      if (!p.ok()) {
+        ++bad;
+        continue;
+      }
+      if (i % 50 == 0) {  // spot-check the proofs are real
+        absl::StatusOr<std::string> entry = l->ReadEntry(index);
+        if (!entry.ok() || !merkle::VerifyInclusion(index, n, merkle::HashLeaf(*entry), *p, root).ok()) {
+          ++bad;
+        }
+      }
+      const uint64_t old_size = 1 + rng() % (n - 1);
+      const absl::Time t1 = absl::Now();
+      absl::StatusOr<std::vector<std::string>> c = l->ConsistencyProof(old_size, n);
+      con_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - t1));
+      if (!c.ok()) ++bad;
+    }
+    if (bad != 0) Log(absl::StrCat("WARNING: ", bad, " proofs failed"));
+    Row inc;
+    inc.group = "scale";
+    inc.name = absl::StrCat("inclusion proof (in process), ", n, " entries");
+    inc.value = Percentile(inc_us, 0.5);
+    inc.unit = "µs p50";
+    inc.p50_ms = Percentile(inc_us, 0.5) / 1000;
+    inc.p95_ms = Percentile(inc_us, 0.95) / 1000;
+    inc.p99_ms = Percentile(inc_us, 0.99) / 1000;
+    inc.detail = "storage::Ledger::InclusionProof, random index, cold-ish RocksDB block cache";
+    rows.push_back(inc);
+    Row con = inc;
+    con.name = absl::StrCat("consistency proof (in process), ", n, " entries");
+    con.value = Percentile(con_us, 0.5);
+    con.p50_ms = Percentile(con_us, 0.5) / 1000;
+    con.p95_ms = Percentile(con_us, 0.95) / 1000;
+    con.p99_ms = Percentile(con_us, 0.99) / 1000;
+    con.detail = "storage::Ledger::ConsistencyProof, random old size";
+    rows.push_back(con);
+    if (!l->Close().ok()) std::exit(1);
+  }
+
+  // trialogd restart to serving, RSS, proofs over gRPC.
+  {
+    Log("starting trialogd on the scale ledger");
+    absl::Duration ready_after;
+    absl::StatusOr<Daemon> d = Daemon::Start(TrialogdArgs(f, data, key), work + "/ready",
+                                             work + "/trialogd.log", absl::Minutes(30), &ready_after);
+    if (!d.ok()) {
+      Log(absl::StrCat("trialogd: ", d.status().message()));
+      std::exit(1);
+    }
+    auto stub = NewStub(d->target());
+    // Serving = answers a checkpoint read.
+    uint64_t n = 0;
+    for (;;) {
+      grpc::ClientContext ctx;
+      v1::GetCheckpointRequest req;
+      req.set_trial_id(trial);
+      v1::GetCheckpointResponse resp;
+      if (stub->GetCheckpoint(&ctx, req, &resp).ok()) {
+        n = resp.tree_size();
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    Row restart;
+    restart.group = "scale";
+    restart.name = absl::StrCat("trialogd restart to serving, ", n, " entries");
+    restart.value = absl::ToDoubleSeconds(ready_after);
+    restart.unit = "s";
+    restart.detail = "spawn to ready file (ledgers opened, gRPC listening)";
+    rows.push_back(restart);
+
+    std::mt19937_64 rng(11);
+    std::vector<double> inc_ms;
+    for (int i = 0; i < 2000; ++i) {
+      grpc::ClientContext ctx;
+      v1::GetInclusionProofRequest req;
+      req.set_trial_id(trial);
+      req.set_index(rng() % n);
+      v1::GetInclusionProofResponse resp;
+      const absl::Time t0 = absl::Now();
+      grpc::Status s = stub->GetInclusionProof(&ctx, req, &resp);
+      inc_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+      if (!s.ok()) {
+        Log(absl::StrCat("GetInclusionProof: ", s.error_message()));
+        break;
+      }
+    }
+    Row inc;
+    inc.group = "scale";
+    inc.name = absl::StrCat("inclusion proof over gRPC (round trip), ", n, " entries");
+    inc.value = Percentile(inc_ms, 0.5) * 1000;
+    inc.unit = "µs p50";
+    SetLatencies(inc, inc_ms);
+    inc.detail = "1 client, loopback";
+    rows.push_back(inc);
+
+    Row rss;
+    rss.group = "scale";
+    rss.name = absl::StrCat("trialogd RSS after start + 2000 proofs, ", n, " entries");
+    rss.value = static_cast<double>(RssBytes(d->pid())) / (1024.0 * 1024.0);
+    rss.unit = "MiB";
+    rows.push_back(rss);
+    d->Stop();
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+const Row* Find(const std::vector<Row>& rows, absl::string_view prefix) {
+  for (const Row& r : rows) {
+    if (absl::StartsWith(r.name, prefix)) return &r;
+  }
+  return nullptr;
+}
+
+// Fills versus / target / met from the baselines of this run and issue 7's
+// targets.
+void Judge(std::vector<Row>& rows) {
+  const Row* verify = Find(rows, "Ed25519 verify");
+  const Row* raw = Find(rows, "synced WriteBatch");
+  const Row* pg1 = Find(rows, "PostgreSQL hash-chain insert, 1 client");
+  const Row* pg8 = Find(rows, "PostgreSQL hash-chain insert, 8 clients");
+  const double v = verify ? verify->value : 0;
+  const double w = raw ? raw->value : 0;
+  const double p1 = pg1 ? pg1->value : 0;
+  const double p8 = pg8 ? pg8->value : 0;
+  for (Row& r : rows) {
+    if (r.group == "append" || r.group == "open-loop") {
+      std::vector<std::string> parts;
+      if (v > 0) parts.push_back(absl::StrFormat("%.0f%% of verify", 100 * r.value / v));
+      if (p8 > 0) parts.push_back(absl::StrFormat("%.1f× PG(8)", r.value / p8));
+      if (p1 > 0) parts.push_back(absl::StrFormat("%.1f× PG(1)", r.value / p1));
+      if (w > 0) parts.push_back(absl::StrFormat("%.0f%% of raw WAL", 100 * r.value / w));
+      r.versus = absl::StrJoin(parts, ", ");
+    }
+    if (r.group == "baseline" && absl::StartsWith(r.name, "PostgreSQL") && v > 0) {
+      r.versus = absl::StrFormat("%.0f%% of verify", 100 * r.value / v);
+    }
+    if (r.group == "append" && !absl::StartsWith(r.name, "unary")) {
+      r.target = "≥85% of verify and ≥4× PG(8)";
+      if (v > 0 && p8 > 0) r.met = r.value >= 0.85 * v && r.value >= 4 * p8;
+    }
+    if (absl::StartsWith(r.name, "unary Append, 16 clients")) {
+      r.target = "≥ 6,000/s";
+      r.met = r.value >= 6000;
+    }
+    if (r.group == "open-loop") {
+      r.target = "p99 ≤ 3 ms";
+      r.met = r.p99_ms.has_value() && *r.p99_ms <= 3.0;
+    }
+    if (absl::StartsWith(r.name, "replay")) {
+      r.target = "≥ 500,000/s";
+      r.met = r.value >= 500000;
+    }
+    if (absl::StrContains(r.name, "proof (in process)")) {
+      r.target = "p50 ≤ 100 µs (at 10M)";
+      r.met = r.value <= 100;
+    }
+    if (absl::StartsWith(r.name, "trialogd restart")) {
+      r.target = "≤ 1 s (at 10M)";
+      r.met = r.value <= 1.0;
+    }
+    if (absl::StartsWith(r.name, "trialogd RSS")) {
+      r.target = "≤ 300 MB (at 10M)";
+      r.met = r.value * 1.048576 <= 300;
+    }
+  }
+}
+
+std::string Num(double x) {
+  if (x >= 1000) {
+    std::string s = absl::StrFormat("%.0f", x);
+    for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+    return s;
+  }
+  if (x >= 100) return absl::StrFormat("%.0f", x);
+  if (x >= 10) return absl::StrFormat("%.1f", x);
+  return absl::StrFormat("%.2f", x);
+}
+
+std::string Ms(const std::optional<double>& ms) {
+  return ms.has_value() ? absl::StrFormat("%.3f", *ms) : "";
+}
+
+void PrintTable(const std::vector<Row>& rows, const std::string& header) {
+  std::printf("%s\n\n", header.c_str());
+  std::printf("| measurement | value | unit | p50 ms | p95 ms | p99 ms | vs baselines (same run) | "
+              "target | met |\n");
+  std::printf("|---|---:|---|---:|---:|---:|---|---|---|\n");
+  for (const Row& r : rows) {
+    std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name.c_str(),
+                Num(r.value).c_str(), r.unit.c_str(), Ms(r.p50_ms).c_str(), Ms(r.p95_ms).c_str(),
+                Ms(r.p99_ms).c_str(), r.versus.c_str(), r.target.c_str(),
+                r.met.has_value() ? (*r.met ? "met" : "**not met**") : "");
+  }
+  std::printf("\nNotes:\n");
+  for (const Row& r : rows) {
+    if (!r.detail.empty()) std::printf("- %s: %s\n", r.name.c_str(), r.detail.c_str());
+  }
+  std::fflush(stdout);
+}
+
+nlohmann::json ToJson(const std::vector<Row>& rows, const std::string& header) {
+  nlohmann::json j;
+  j["header"] = header;
+  for (const Row& r : rows) {
+    nlohmann::json x;
+    x["group"] = r.group;
+    x["name"] = r.name;
+    x["value"] = r.value;
+    x["unit"] = r.unit;
+    if (r.p50_ms) x["p50_ms"] = *r.p50_ms;
+    if (r.p95_ms) x["p95_ms"] = *r.p95_ms;
+    if (r.p99_ms) x["p99_ms"] = *r.p99_ms;
+    if (!r.versus.empty()) x["versus"] = r.versus;
+    if (!r.target.empty()) x["target"] = r.target;
+    if (r.met) x["met"] = *r.met;
+    if (!r.detail.empty()) x["detail"] = r.detail;
+    j["rows"].push_back(x);
+  }
+  return j;
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return absl::StrCat(a, " ", b, " ", c);
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{
+      "trialog-bench: durable signed appends through a real trialogd against the machine's "
+      "ceilings and the PostgreSQL hash-chain baseline, measured in the same run (issue 7). "
+      "scripts/bench.sh starts PostgreSQL and runs this."};
+  Flags f;
+  // Later flags win (scripts/bench.sh's mode defaults come first).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--trialogd", f.trialogd, "The trialogd binary")->required();
+  app.add_option("--trialog", f.trialog, "The trialog CLI (full verification at --scale)");
+  app.add_option("--tmp", f.tmp, "Directory for temporary data dirs (same disk as production)");
+  app.add_option("--seconds", f.seconds, "Duration of each timed run");
+  app.add_option("--max_events", f.max_events, "Cap on pre-signed envelopes per append run");
+  app.add_option("--clients", f.clients, "Concurrent clients for the append runs (e.g. 1,8,16)")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--batch", f.batch, "Envelopes per AppendBatch call and per raw WriteBatch");
+  app.add_option("--open_loop_rate", f.open_loop_rate, "Offered appends/s of the open-loop run");
+  app.add_option("--open_loop_threads", f.open_loop_threads, "Sender threads of the open-loop run");
+  app.add_option("--scale", f.scale, "Ledger size for replay/verify/proofs/restart/RSS (0 = skip)");
+  app.add_flag("--skip_grpc", f.skip_grpc, "Skip the append runs through trialogd");
+  app.add_option("--pgbench", f.pgbench, "The pgbench binary");
+  app.add_option("--pg_host", f.pg_host, "PostgreSQL host");
+  app.add_option("--pg_port", f.pg_port, "PostgreSQL port (0 = skip the baseline)");
+  app.add_option("--pg_db", f.pg_db, "PostgreSQL database (schema.sql already loaded)");
+  app.add_option("--pg_user", f.pg_user, "PostgreSQL user");
+  app.add_option("--pg_script", f.pg_script, "pgbench script (pg-baseline/insert_chain.sql)");
+  app.add_option("--pg_seconds", f.pg_seconds, "Seconds per pgbench run");
+  app.add_flag("--json", f.json, "Print JSON on stdout instead of the table");
+  app.add_option("--json_out", f.json_out, "Also write the JSON report to this file");
+  CLI11_PARSE(app, argc, argv);
+
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const std::string work = MakeTempDir(f.tmp, "trialog-bench");
+  const std::string load_before = LoadAverage();
+  std::vector<Row> rows;
+
+  Log(absl::StrCat("Ed25519 verify ceiling, ", cores, " threads"));
+  {
+    Row r;
+    r.group = "baseline";
+    r.name = absl::StrCat("Ed25519 verify (libsodium), ", cores, " threads");
+    r.value = VerifyCeiling(f.seconds, cores);
+    r.unit = "verifies/s";
+    rows.push_back(r);
+  }
+  Log(absl::StrCat("synced WriteBatch ceiling, ", f.batch, " records per batch"));
+  {
+    Row r;
+    r.group = "baseline";
+    r.name = absl::StrCat("synced WriteBatch of ", f.batch, " × 400 B (RocksDB, fsync)");
+    r.value = WriteBatchCeiling(f.tmp, f.seconds, f.batch);
+    r.unit = "records/s";
+    rows.push_back(r);
+  }
+  if (f.pg_port != 0) {
+    for (int c : {1, 8}) {
+      if (std::optional<Row> r = RunPgbench(f, c)) rows.push_back(*r);
+    }
+  }
+  if (!f.skip_grpc) {
+    const std::string dir = MakeTempDir(work, "grpc");
+    RunGrpc(f, dir, rows);
+  }
+  if (f.scale > 0) {
+    const std::string dir = MakeTempDir(work, "scale");
+    RunScale(f, dir, rows);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(work, ec);
+
+  Judge(rows);
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  const std::string header = absl::StrCat(
+      "trialog-bench ", absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone()),
+      " on ", host, ", ", cores, " cores; load average before ", load_before, ", after ",
+      LoadAverage(), "; trialogd --sync (fsync per group commit), client and server on the "
+      "same machine over loopback");
+  if (!f.json_out.empty()) std::ofstream(f.json_out) << ToJson(rows, header).dump(2) << "\n";
+  if (f.json) {
+    std::cout << ToJson(rows, header).dump(2) << "\n";
+  } else {
+    PrintTable(rows, header);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace trialog::bench
+
+int main(int argc, char** argv) { return trialog::bench::Main(argc, argv); }

@@ -1,0 +1,153 @@
+#include "tools/bench/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+
+extern char** environ;
+
+namespace trialog::bench {
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& out_file) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return absl::InternalError(absl::StrCat("cannot start ", argv[0], ": errno ", rc));
+  return pid;
+}
+
+int ExitCode(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+absl::StatusOr<Daemon> Daemon::Start(std::vector<std::string> argv, const std::string& ready,
+                                     const std::string& log_file, absl::Duration timeout,
+                                     absl::Duration* started_to_ready) {
+  std::error_code ec;
+  std::filesystem::remove(ready, ec);
+  argv.push_back("--ready_file=" + ready);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<pid_t> pid = Spawn(argv, log_file);
+  if (!pid.ok()) return pid.status();
+  Daemon d;
+  d.pid_ = *pid;
+  const absl::Time deadline = start + timeout;
+  while (absl::Now() < deadline) {
+    int status = 0;
+    if (waitpid(d.pid_, &status, WNOHANG) == d.pid_) {
+      d.pid_ = -1;
+      return absl::FailedPreconditionError(
+          absl::StrCat(argv[0], " exited with ", ExitCode(status), ": ", Slurp(log_file)));
+    }
+    if (std::filesystem::exists(ready, ec)) {
+      for (absl::string_view line : absl::StrSplit(Slurp(ready), '\n')) {
+        std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
+        if (kv.first == "grpc_port") (void)absl::SimpleAtoi(kv.second, &d.port_);
+      }
+      if (d.port_ != 0) {
+        if (started_to_ready != nullptr) *started_to_ready = absl::Now() - start;
+        return d;
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat(argv[0], " was not ready in ", absl::FormatDuration(timeout)));
+}
+
+Daemon::Daemon(Daemon&& other) noexcept : pid_(other.pid_), port_(other.port_) {
+  other.pid_ = -1;
+}
+
+int Daemon::Stop() {
+  if (pid_ < 0) return -1;
+  kill(pid_, SIGTERM);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  int status = 0;
+  while (absl::Now() < deadline) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return ExitCode(status);
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return 128 + SIGKILL;
+}
+
+Daemon::~Daemon() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+}
+
+RunOutput Run(const std::vector<std::string>& argv) {
+  RunOutput r;
+  char tmpl[] = "/tmp/trialog-bench-run-XXXXXX";
+  const int fd = mkstemp(tmpl);
+  if (fd < 0) return r;
+  close(fd);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<pid_t> pid = Spawn(argv, tmpl);
+  if (pid.ok()) {
+    int status = 0;
+    waitpid(*pid, &status, 0);
+    r.exit_code = ExitCode(status);
+  }
+  r.wall = absl::Now() - start;
+  r.output = Slurp(tmpl);
+  std::remove(tmpl);
+  return r;
+}
+
+uint64_t RssBytes(pid_t pid) {
+  const std::string status = Slurp(absl::StrCat("/proc/", pid, "/status"));
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    if (absl::ConsumePrefix(&line, "VmRSS:")) {
+      line = absl::StripAsciiWhitespace(line);
+      absl::ConsumeSuffix(&line, " kB");
+      uint64_t kb = 0;
+      if (absl::SimpleAtoi(line, &kb)) return kb * 1024;
+    }
+  }
+  return 0;
+}
+
+}  // namespace trialog::bench
