@@ -16,6 +16,8 @@ namespace trialog::server {
 inline constexpr uint32_t kDefaultMaxBatchEnvelopes = 1024;
 inline constexpr uint32_t kDefaultMaxMessageBytes = 64 << 20;
 inline constexpr uint32_t kDefaultMaxSequencerBatch = 512;
+// Free space (MiB) below which appends are refused with UNAVAILABLE.
+inline constexpr uint32_t kDefaultMinFreeDiskMb = 64;
 
 // Reads `path` as a text-format ServerConfig. NOT_FOUND if the file cannot
 // be read; INVALID_ARGUMENT (with line and column) if it does not parse.

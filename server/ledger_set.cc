@@ -53,6 +53,7 @@ absl::StatusOr<std::unique_ptr<TrialLedger>> LedgerSet::OpenTrial(const std::str
   o.machines = options_.machines;
   o.sync = options_.sync;
   o.max_batch = options_.max_sequencer_batch;
+  o.min_free_bytes = options_.min_free_bytes;
   o.create_if_missing = create;
   return TrialLedger::Open(std::move(o));
 }

@@ -32,6 +32,7 @@ struct LedgerSetOptions {
   bool accept_new_trials = false;
   bool sync = true;
   size_t max_sequencer_batch = 512;
+  uint64_t min_free_bytes = 0;  // per trial ledger; see storage::LedgerOptions
 };
 
 // Checks a trial id names a safe directory: 1..64 bytes of [A-Za-z0-9._-],

@@ -55,6 +55,9 @@ ABSL_FLAG(uint32_t, max_batch_envelopes, 0, "Envelopes per AppendBatch call (def
 ABSL_FLAG(uint32_t, max_message_bytes, 0, "Largest gRPC message in bytes (default 64 MiB).");
 ABSL_FLAG(uint32_t, max_sequencer_batch, 0, "Envelopes per group commit (default 512).");
 ABSL_FLAG(bool, sync, true, "fsync every group commit (turn off only for throwaway tests).");
+ABSL_FLAG(uint32_t, min_free_disk_mb, 64,
+          "Refuse appends with UNAVAILABLE while the data directory's file system has less free "
+          "space than this (MiB), so the store never meets a full disk mid-write; 0 = no check.");
 ABSL_FLAG(std::string, backup_dir, "",
           "Directory (existing, outside --data_dir) that AdminService.CreateBackup writes "
           "consistent online backups into (`trialog backup`); empty = backups refused.");
@@ -143,6 +146,7 @@ absl::StatusOr<ServerConfig> BuildConfig() {
   }
   if (Given("witness_quorum")) config.set_witness_quorum(absl::GetFlag(FLAGS_witness_quorum));
   if (Given("backup_dir")) config.set_backup_dir(absl::GetFlag(FLAGS_backup_dir));
+  if (Given("min_free_disk_mb")) config.set_min_free_disk_mb(absl::GetFlag(FLAGS_min_free_disk_mb));
   return config;
 }
 

@@ -87,6 +87,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
   lo.accept_new_trials = config.accept_new_trials();
   lo.sync = config.sync();
   lo.max_sequencer_batch = config.max_sequencer_batch();
+  lo.min_free_bytes = static_cast<uint64_t>(
+                          config.has_min_free_disk_mb() ? config.min_free_disk_mb()
+                                                        : kDefaultMinFreeDiskMb)
+                      << 20;
   TRIALOG_ASSIGN_OR_RETURN(server->ledgers_, LedgerSet::Open(std::move(lo)));
 
   server->metrics_ = std::make_unique<Metrics>();

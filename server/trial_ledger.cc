@@ -43,6 +43,7 @@ absl::StatusOr<std::unique_ptr<TrialLedger>> TrialLedger::Open(TrialLedgerOption
   lo.checkpoint_signer = t->signer_.get();
   lo.origin = options.origin;
   lo.max_batch = options.max_batch;
+  lo.min_free_bytes = options.min_free_bytes;
   lo.sync = options.sync;
   lo.create_if_missing = options.create_if_missing;
   TRIALOG_ASSIGN_OR_RETURN(t->store_, storage::Ledger::Open(lo, t->registry_.get(), std::move(machines)));

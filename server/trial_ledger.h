@@ -38,6 +38,7 @@ struct TrialLedgerOptions {
   StateMachineFactory machines = NoDomainMachines;
   bool sync = true;
   size_t max_batch = 512;
+  uint64_t min_free_bytes = 0;  // see storage::LedgerOptions
   bool create_if_missing = false;
 };
 

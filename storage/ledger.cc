@@ -58,6 +58,8 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options,
   } else {
     SequencerOptions seq;
     seq.max_batch = options.max_batch;
+    seq.min_free_bytes = options.min_free_bytes;
+    seq.dir = options.dir;
     seq.sync = options.sync;
     ledger->sequencer_ = std::make_unique<Sequencer>(
         seq, ledger->db_.get(), ledger->nodes_.get(), &ledger->checkpointer_, registry,

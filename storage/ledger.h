@@ -52,6 +52,9 @@ struct LedgerOptions {
   std::string origin;
   size_t max_batch = 512;  // envelopes per group commit (>= 1)
   bool sync = true;        // fsync every group commit (false: tests, bulk loads)
+  // Appends are refused (UNAVAILABLE, ledger stays healthy) while the
+  // directory's file system has fewer free bytes than this; 0 = no check.
+  uint64_t min_free_bytes = 0;
   bool create_if_missing = true;
   // When true (the default), Open fails on a store that fails its open
   // checks. When false, Open succeeds: reads and Scrub work, every append

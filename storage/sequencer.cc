@@ -1,5 +1,7 @@
 #include "storage/sequencer.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -291,6 +293,17 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
   return r;
 }
 
+absl::Status Sequencer::CheckFreeSpace() const {
+  if (options_.min_free_bytes == 0) return absl::OkStatus();
+  struct statvfs fs;
+  if (statvfs(options_.dir.c_str(), &fs) != 0) return absl::OkStatus();  // cannot tell: let RocksDB answer
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes >= options_.min_free_bytes) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "ledger ", options_.dir, ": only ", free_bytes >> 20, " MiB free on its file system (reserve ",
+      options_.min_free_bytes >> 20, " MiB): appends are refused until space is freed"));
+}
+
 void Sequencer::ProcessBatch(std::vector<Request>& requests) {
   const size_t n = requests.size();
   auto answer_all = [&](const absl::Status& status) {
@@ -300,6 +313,10 @@ void Sequencer::ProcessBatch(std::vector<Request>& requests) {
   };
   if (absl::Status health = published_->health(); !health.ok()) {
     answer_all(health);
+    return;
+  }
+  if (absl::Status space = CheckFreeSpace(); !space.ok()) {
+    answer_all(space);
     return;
   }
 

@@ -67,6 +67,12 @@ struct ChainState {
 struct SequencerOptions {
   size_t max_batch = 512;  // envelopes per WriteBatch (>= 1)
   bool sync = true;        // fsync each batch (false only for tests / bulk loads)
+  // Refuse a batch (UNAVAILABLE, nothing sequenced, the ledger stays
+  // healthy) while the data file system has fewer free bytes than this,
+  // so RocksDB never meets ENOSPC mid-write. 0 = no check. `dir` is where
+  // free space is measured.
+  uint64_t min_free_bytes = 0;
+  std::string dir;
 };
 
 struct SequencerStats {
@@ -117,6 +123,8 @@ class Sequencer {
   struct Batch;
   void Run();
   void ProcessBatch(std::vector<Request>& requests);
+  // UNAVAILABLE when the data file system is below options_.min_free_bytes.
+  absl::Status CheckFreeSpace() const;
   absl::StatusOr<AppendResult> SequenceOne(Batch& batch, size_t position);
   absl::StatusOr<AppendResult> StoredDuplicate(const Request& request, uint64_t index);
   absl::Status CheckKey(const Admitted& admitted) const;

@@ -966,9 +966,12 @@ TEST_F(ServerLifecycleTest, FullDiskIsUnavailableAndAppendsNothing) {
     std::string path;
     ~Unmount() { (void)std::system(absl::StrCat("umount -l '", path, "'").c_str()); }
   } unmount{mnt};
+  // No free-space reserve: this test is about RocksDB meeting ENOSPC itself
+  // (the reserve is FullDiskReserveRefusesAndRecoversWithoutRestart).
   auto d = Trialogd::Start(dir_, {"--data_dir=" + mnt, "--ledger_key_file=" + key_.key_file,
                                   "--ledger_key_passphrase_file=" + key_.passphrase_file,
-                                  "--plaintext", "--listen=127.0.0.1:0", "--accept_new_trials"});
+                                  "--plaintext", "--listen=127.0.0.1:0", "--accept_new_trials",
+                                  "--min_free_disk_mb=0"});
   ASSERT_TRUE(d.ok()) << d.status();
   auto stub = PlainStub((*d)->target());
   Principal admin = MakePrincipal("admin", v1::ROLE_SPONSOR_ADMIN);
@@ -1004,7 +1007,7 @@ TEST_F(ServerLifecycleTest, FullDiskIsUnavailableAndAppendsNothing) {
   ASSERT_EQ(std::system(absl::StrCat("mount -o remount,size=128m '", mnt, "'").c_str()), 0);
   auto d2 = Trialogd::Start(dir_, {"--data_dir=" + mnt, "--ledger_key_file=" + key_.key_file,
                                    "--ledger_key_passphrase_file=" + key_.passphrase_file,
-                                   "--plaintext", "--listen=127.0.0.1:0"});
+                                   "--plaintext", "--listen=127.0.0.1:0", "--min_free_disk_mb=0"});
   ASSERT_TRUE(d2.ok()) << d2.status();
   stub = PlainStub((*d2)->target());
   grpc::ClientContext ctx;
@@ -1017,6 +1020,67 @@ TEST_F(ServerLifecycleTest, FullDiskIsUnavailableAndAppendsNothing) {
   ASSERT_TRUE(append(Note(trial, admin, "trial", "after the disk was enlarged"), &resp).ok());
   EXPECT_EQ(resp.index(), last_ok + 1);
   EXPECT_EQ((*d2)->Stop(SIGTERM), 0);
+}
+
+// The free-space reserve: below --min_free_disk_mb appends are refused with
+// UNAVAILABLE before anything is sequenced; the server stays up, reads keep
+// working, and appends resume, at the next index, once space returns.
+TEST_F(ServerLifecycleTest, FullDiskReserveRefusesAndRecoversWithoutRestart) {
+  const std::string mnt = dir_.File("reserve");
+  std::filesystem::create_directories(mnt);
+  if (std::system(absl::StrCat("mount -t tmpfs -o size=24m tmpfs '", mnt, "' 2>/dev/null").c_str()) !=
+      0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { (void)std::system(absl::StrCat("umount -l '", path, "'").c_str()); }
+  } unmount{mnt};
+  auto d = Trialogd::Start(dir_, {"--data_dir=" + mnt, "--ledger_key_file=" + key_.key_file,
+                                  "--ledger_key_passphrase_file=" + key_.passphrase_file,
+                                  "--plaintext", "--listen=127.0.0.1:0", "--accept_new_trials",
+                                  "--min_free_disk_mb=8"});
+  ASSERT_TRUE(d.ok()) << d.status();
+  auto stub = PlainStub((*d)->target());
+  Principal admin = MakePrincipal("admin", v1::ROLE_SPONSOR_ADMIN);
+  const std::string trial = "reserve";
+  auto append = [&](const v1::SignedEnvelope& se, v1::AppendResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::AppendRequest req;
+    req.set_trial_id(trial);
+    *req.mutable_signed_envelope() = se;
+    return stub->Append(&ctx, req, resp);
+  };
+  v1::AppendResponse resp;
+  ASSERT_TRUE(append(Genesis(trial, "trialog.life/" + trial, admin), &resp).ok());
+  grpc::Status s;
+  uint64_t last_ok = 0;
+  for (int i = 0; i < 400; ++i) {
+    s = append(Note(trial, admin, "trial", std::string(200 * 1024, 'a' + i % 26)), &resp);
+    if (!s.ok()) break;
+    last_ok = resp.index();
+  }
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_NE(s.error_message().find("MiB free"), std::string::npos) << s.error_message();
+  EXPECT_GT(last_ok, 10u);
+  // Still serving: the refusal is repeatable and reads answer.
+  EXPECT_EQ(kill((*d)->pid(), 0), 0);
+  s = append(Note(trial, admin, "trial", "small"), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  {
+    grpc::ClientContext ctx;
+    v1::GetCheckpointRequest req;
+    req.set_trial_id(trial);
+    v1::GetCheckpointResponse cp;
+    ASSERT_TRUE(stub->GetCheckpoint(&ctx, req, &cp).ok());
+    EXPECT_EQ(cp.tree_size(), last_ok + 1);  // nothing refused was sequenced
+  }
+  // Space returns: appends resume at the next index, same process.
+  ASSERT_EQ(std::system(absl::StrCat("mount -o remount,size=128m '", mnt, "'").c_str()), 0);
+  ASSERT_TRUE(append(Note(trial, admin, "trial", "after the disk was enlarged"), &resp).ok());
+  EXPECT_EQ(resp.index(), last_ok + 1);
+  EXPECT_EQ((*d)->Stop(SIGTERM), 0) << (*d)->Stderr();
 }
 
 }  // namespace
