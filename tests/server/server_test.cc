@@ -766,6 +766,41 @@ class ServerLifecycleTest : public ::testing::Test {
     return {"--data_dir=" + dir_.File("data"), "--ledger_key_file=" + key_.key_file,
             "--ledger_key_passphrase_file=" + key_.passphrase_file};
   }
+  // A 24 MiB tmpfs mounted at dir_/<name> and lazily unmounted when the
+  // guard dies; null when it cannot be mounted (needs root).
+  struct Tmpfs {
+    std::string path;
+    ~Tmpfs() { (void)std::system(absl::StrCat("umount -l '", path, "'").c_str()); }
+  };
+  std::unique_ptr<Tmpfs> MountSmallTmpfs(const std::string& name) {
+    const std::string mnt = dir_.File(name);
+    std::filesystem::create_directories(mnt);
+    if (std::system(absl::StrCat("mount -t tmpfs -o size=24m tmpfs '", mnt, "' 2>/dev/null").c_str()) !=
+        0) {
+      return nullptr;
+    }
+    auto mounted = std::make_unique<Tmpfs>();  // no temporary: its destructor would unmount
+    mounted->path = mnt;
+    return mounted;
+  }
+  // trialogd serving `data_dir` on loopback, with a free-space reserve.
+  absl::StatusOr<std::unique_ptr<Trialogd>> StartOn(const std::string& data_dir,
+                                                    int min_free_disk_mb) {
+    return Trialogd::Start(dir_, {"--data_dir=" + data_dir, "--ledger_key_file=" + key_.key_file,
+                                  "--ledger_key_passphrase_file=" + key_.passphrase_file,
+                                  "--plaintext", "--listen=127.0.0.1:0", "--accept_new_trials",
+                                  absl::StrCat("--min_free_disk_mb=", min_free_disk_mb)});
+  }
+  static grpc::Status AppendTo(v1::LedgerService::Stub& stub, const std::string& trial,
+                               const v1::SignedEnvelope& se, v1::AppendResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::AppendRequest req;
+    req.set_trial_id(trial);
+    *req.mutable_signed_envelope() = se;
+    return stub.Append(&ctx, req, resp);
+  }
+
   TempDir dir_;
   LedgerKey key_;
 };
@@ -956,33 +991,18 @@ TEST_F(ServerLifecycleTest, SigtermFinishesInFlightAppendsAndRestartResumes) {
 
 // Storage failure: the data directory is a tiny tmpfs that fills up.
 TEST_F(ServerLifecycleTest, FullDiskIsUnavailableAndAppendsNothing) {
-  const std::string mnt = dir_.File("small");
-  std::filesystem::create_directories(mnt);
-  if (std::system(absl::StrCat("mount -t tmpfs -o size=24m tmpfs '", mnt, "' 2>/dev/null").c_str()) !=
-      0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
-  }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { (void)std::system(absl::StrCat("umount -l '", path, "'").c_str()); }
-  } unmount{mnt};
+  std::unique_ptr<Tmpfs> tmpfs = MountSmallTmpfs("small");
+  if (tmpfs == nullptr) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  const std::string mnt = tmpfs->path;
   // No free-space reserve: this test is about RocksDB meeting ENOSPC itself
   // (the reserve is FullDiskReserveRefusesAndRecoversWithoutRestart).
-  auto d = Trialogd::Start(dir_, {"--data_dir=" + mnt, "--ledger_key_file=" + key_.key_file,
-                                  "--ledger_key_passphrase_file=" + key_.passphrase_file,
-                                  "--plaintext", "--listen=127.0.0.1:0", "--accept_new_trials",
-                                  "--min_free_disk_mb=0"});
+  auto d = StartOn(mnt, 0);
   ASSERT_TRUE(d.ok()) << d.status();
   auto stub = PlainStub((*d)->target());
   Principal admin = MakePrincipal("admin", v1::ROLE_SPONSOR_ADMIN);
   const std::string trial = "full";
   auto append = [&](const v1::SignedEnvelope& se, v1::AppendResponse* resp) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    v1::AppendRequest req;
-    req.set_trial_id(trial);
-    *req.mutable_signed_envelope() = se;
-    return stub->Append(&ctx, req, resp);
+    return AppendTo(*stub, trial, se, resp);
   };
   v1::AppendResponse resp;
   ASSERT_TRUE(append(Genesis(trial, "trialog.life/" + trial, admin), &resp).ok());
@@ -1005,9 +1025,7 @@ TEST_F(ServerLifecycleTest, FullDiskIsUnavailableAndAppendsNothing) {
   // Give the disk room and reopen: exactly the acknowledged entries are
   // there, they verify, and appends work again.
   ASSERT_EQ(std::system(absl::StrCat("mount -o remount,size=128m '", mnt, "'").c_str()), 0);
-  auto d2 = Trialogd::Start(dir_, {"--data_dir=" + mnt, "--ledger_key_file=" + key_.key_file,
-                                   "--ledger_key_passphrase_file=" + key_.passphrase_file,
-                                   "--plaintext", "--listen=127.0.0.1:0", "--min_free_disk_mb=0"});
+  auto d2 = StartOn(mnt, 0);
   ASSERT_TRUE(d2.ok()) << d2.status();
   stub = PlainStub((*d2)->target());
   grpc::ClientContext ctx;
@@ -1026,31 +1044,16 @@ TEST_F(ServerLifecycleTest, FullDiskIsUnavailableAndAppendsNothing) {
 // UNAVAILABLE before anything is sequenced; the server stays up, reads keep
 // working, and appends resume, at the next index, once space returns.
 TEST_F(ServerLifecycleTest, FullDiskReserveRefusesAndRecoversWithoutRestart) {
-  const std::string mnt = dir_.File("reserve");
-  std::filesystem::create_directories(mnt);
-  if (std::system(absl::StrCat("mount -t tmpfs -o size=24m tmpfs '", mnt, "' 2>/dev/null").c_str()) !=
-      0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
-  }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { (void)std::system(absl::StrCat("umount -l '", path, "'").c_str()); }
-  } unmount{mnt};
-  auto d = Trialogd::Start(dir_, {"--data_dir=" + mnt, "--ledger_key_file=" + key_.key_file,
-                                  "--ledger_key_passphrase_file=" + key_.passphrase_file,
-                                  "--plaintext", "--listen=127.0.0.1:0", "--accept_new_trials",
-                                  "--min_free_disk_mb=8"});
+  std::unique_ptr<Tmpfs> tmpfs = MountSmallTmpfs("reserve");
+  if (tmpfs == nullptr) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  const std::string mnt = tmpfs->path;
+  auto d = StartOn(mnt, 8);
   ASSERT_TRUE(d.ok()) << d.status();
   auto stub = PlainStub((*d)->target());
   Principal admin = MakePrincipal("admin", v1::ROLE_SPONSOR_ADMIN);
   const std::string trial = "reserve";
   auto append = [&](const v1::SignedEnvelope& se, v1::AppendResponse* resp) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    v1::AppendRequest req;
-    req.set_trial_id(trial);
-    *req.mutable_signed_envelope() = se;
-    return stub->Append(&ctx, req, resp);
+    return AppendTo(*stub, trial, se, resp);
   };
   v1::AppendResponse resp;
   ASSERT_TRUE(append(Genesis(trial, "trialog.life/" + trial, admin), &resp).ok());
