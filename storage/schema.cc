@@ -17,6 +17,7 @@
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "storage/info_log.h"
 #include "storage/rocks_status.h"
 
 namespace trialog::storage {
@@ -99,6 +100,12 @@ rocksdb::DBOptions MakeDbOptions(const DbOptions& options, bool creating) {
   o.create_missing_column_families = creating;
   o.error_if_exists = false;
   o.paranoid_checks = true;
+  // A torn record at the very end of the WAL can only be a write that never
+  // finished syncing, so was never acknowledged: drop it. Damage anywhere
+  // else refuses the open (Corruption), where RocksDB's default
+  // (kPointInTimeRecovery) would silently stop replay there and lose every
+  // acknowledged entry after the damage.
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   o.IncreaseParallelism(2);
   o.keep_log_file_num = 4;
   // Reopening after a crash replays the WAL into memtables without writing
@@ -107,6 +114,13 @@ rocksdb::DBOptions MakeDbOptions(const DbOptions& options, bool creating) {
   // One writer thread: insert hints need non-concurrent memtable writes.
   o.allow_concurrent_memtable_write = false;
   if (options.env != nullptr) o.env = options.env;
+  if (!options.read_only) {
+    // RocksDB's LOG through stdio (storage/info_log.h): a failing disk must
+    // not abort the process from inside RocksDB's own logger.
+    std::error_code ec;
+    std::filesystem::create_directories(options.dir, ec);
+    o.info_log = InfoLog::Open((std::filesystem::path(options.dir) / "LOG").string());
+  }
   return o;
 }
 
@@ -217,6 +231,15 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const DbOptions& options) {
                       absl::StrCat("opening ledger store ", options.dir, " read-only"))
           : FromRocks(rocksdb::DB::Open(db_options, options.dir, descriptors, &handles, &raw),
                       absl::StrCat("opening ledger store ", options.dir));
+  if (absl::IsDataLoss(s)) {
+    // Damage RocksDB found while opening (a write-ahead-log record in the
+    // middle of a log, a table file, the manifest): nothing is replayed
+    // past it and nothing is served; say what the operator can do.
+    return absl::DataLossError(absl::StrCat(
+        s.message(), " (a write-ahead log, table or manifest file of this store is damaged; "
+        "RocksDB's LOG file in the directory names it; nothing was opened: restore the trial "
+        "from a backup with `trialog restore`, see docs/RELIABILITY.md)"));
+  }
   if (!s.ok()) return s;
   db->db_ = raw;
   db->owned_handles_ = handles;
@@ -230,10 +253,13 @@ absl::Status Db::Close() {
   if (db_ == nullptr) return absl::OkStatus();
   absl::Status result;
   // A clean close flushes big memtables so the next Open need not replay a
-  // long WAL (small ones are cheaper to replay than to flush).
+  // long WAL (small ones are cheaper to replay than to flush). Summed over
+  // every column family: the default family, which a plain GetIntProperty
+  // would ask, holds nothing.
   uint64_t memtable_bytes = 0;
   if (!read_only_ &&
-      db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtable_bytes) &&
+      db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables,
+                                    &memtable_bytes) &&
       memtable_bytes > (4u << 20)) {
     std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
     result = FromRocks(db_->Flush(rocksdb::FlushOptions(), all), "flushing memtables on close");
