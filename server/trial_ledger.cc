@@ -1,5 +1,7 @@
 #include "server/trial_ledger.h"
 
+#include <iostream>
+
 #include "absl/strings/str_cat.h"
 #include "core/ledger/entry.h"
 #include "core/merkle/merkle.h"
@@ -47,6 +49,11 @@ absl::StatusOr<std::unique_ptr<TrialLedger>> TrialLedger::Open(TrialLedgerOption
   lo.sync = options.sync;
   lo.create_if_missing = options.create_if_missing;
   TRIALOG_ASSIGN_OR_RETURN(t->store_, storage::Ledger::Open(lo, t->registry_.get(), std::move(machines)));
+  RefusalLog::Sink sink = options.log;
+  if (!sink) {
+    sink = [](absl::string_view line) { std::cerr << "trialogd: " << line << std::endl; };
+  }
+  t->refusals_ = std::make_unique<RefusalLog>(absl::StrCat("trial ", t->trial_id_), std::move(sink));
   return t;
 }
 
@@ -131,8 +138,10 @@ absl::StatusOr<v1::AppendResponse> TrialLedger::ToResponse(
 }
 
 absl::StatusOr<v1::AppendResponse> TrialLedger::Append(ledger::AdmittedEnvelope admitted) {
-  TRIALOG_ASSIGN_OR_RETURN(storage::AppendResult r, store_->Append(ToStorage(std::move(admitted))));
-  return ToResponse(r);
+  absl::StatusOr<storage::AppendResult> r = store_->Append(ToStorage(std::move(admitted)));
+  refusals_->Record(r.status());
+  if (!r.ok()) return r.status();
+  return ToResponse(*r);
 }
 
 std::vector<absl::StatusOr<v1::AppendResponse>> TrialLedger::AppendAll(
@@ -144,6 +153,7 @@ std::vector<absl::StatusOr<v1::AppendResponse>> TrialLedger::AppendAll(
   std::vector<absl::StatusOr<v1::AppendResponse>> out;
   out.reserve(results.size());
   for (auto& r : results) {
+    refusals_->Record(r.status());
     if (!r.ok()) {
       out.push_back(r.status());
     } else {
@@ -155,7 +165,11 @@ std::vector<absl::StatusOr<v1::AppendResponse>> TrialLedger::AppendAll(
 
 void TrialLedger::AppendAsync(ledger::AdmittedEnvelope admitted,
                               std::function<void(absl::StatusOr<storage::AppendResult>)> done) {
-  store_->AppendAsync(ToStorage(std::move(admitted)), std::move(done));
+  store_->AppendAsync(ToStorage(std::move(admitted)),
+                      [this, done = std::move(done)](absl::StatusOr<storage::AppendResult> r) {
+                        refusals_->Record(r.status());
+                        done(std::move(r));
+                      });
 }
 
 uint64_t TrialLedger::size() const { return store_->size(); }

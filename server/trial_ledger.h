@@ -24,6 +24,7 @@
 #include "core/ledger/registry.h"
 #include "core/note/checkpoint.h"
 #include "core/note/keys.h"
+#include "server/refusal_log.h"
 #include "server/state_machines.h"
 #include "storage/ledger.h"
 #include "trialog/v1/service.pb.h"
@@ -40,6 +41,9 @@ struct TrialLedgerOptions {
   size_t max_batch = 512;
   uint64_t min_free_bytes = 0;  // see storage::LedgerOptions
   bool create_if_missing = false;
+  // Where the operator's log lines go (refused appends, see RefusalLog);
+  // stderr with a "trialogd: " prefix when unset.
+  RefusalLog::Sink log;
 };
 
 // The latest signed checkpoint of a ledger.
@@ -141,6 +145,7 @@ class TrialLedger {
   std::unique_ptr<ledger::PrincipalRegistry> registry_;
   std::vector<std::unique_ptr<ledger::StateMachine>> domain_;
   std::unique_ptr<storage::Ledger> store_;
+  std::unique_ptr<RefusalLog> refusals_;  // every append outcome passes through
 };
 
 // Parses the text of a signed checkpoint note (no signature check: the
