@@ -105,6 +105,14 @@ AuditReport AuditLedger(const EntryReader& reader, uint64_t available_entries,
 
   if (!result.status.ok()) {
     report.entries_verified = result.first_bad_index;
+    if (result.read_error && result.status.GetPayload(kEntryDamagedPayload).has_value()) {
+      // The store's own checksums caught damaged bytes (e.g. a RocksDB
+      // block): the entry is damaged, at this index.
+      report.first_bad_index = result.first_bad_index;
+      return finish(Finding::kChainDamage,
+                    absl::StrCat("entry ", result.first_bad_index, " is damaged in the store: ",
+                                 result.status.message()));
+    }
     if (result.read_error) {
       return finish(Finding::kUnreadable,
                     absl::StrCat("reading entry ", result.first_bad_index, ": ",

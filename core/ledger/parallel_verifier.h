@@ -22,6 +22,12 @@ namespace trialog::ledger {
 // Supplies entries in index order: calls `sink(bytes)` for each entry from
 // `from` on, stopping early when sink returns false. Returns the reading
 // error, if any (the caller reports it as unreadable input).
+// An EntryReader's error carrying this payload (any value) says that the
+// source's own checksums found an entry's stored bytes damaged (e.g. a
+// RocksDB block checksum mismatch): the audit reports it as damage at the
+// first entry not yet yielded, not as unreadable input.
+inline constexpr char kEntryDamagedPayload[] = "trialog.dev/entry-damaged";
+
 using EntryReader =
     std::function<absl::Status(uint64_t from, const std::function<bool(absl::string_view)>& sink)>;
 

@@ -5,7 +5,9 @@
 
 #include <filesystem>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "core/ledger/parallel_verifier.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
 #include "storage/schema.h"
@@ -60,7 +62,11 @@ class DataSource : public LedgerSource {
         if (!sink(absl::string_view(it->value().data(), it->value().size()))) break;
       }
       if (!it->status().ok()) {
-        return absl::DataLossError(absl::StrCat("reading entries: ", it->status().ToString()));
+        absl::Status s =
+            absl::DataLossError(absl::StrCat("reading entries: ", it->status().ToString()));
+        // RocksDB's checksums caught damaged bytes where the next entry lives.
+        if (it->status().IsCorruption()) s.SetPayload(ledger::kEntryDamagedPayload, absl::Cord("1"));
+        return s;
       }
       return absl::OkStatus();
     };
