@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <fstream>
 #include <sstream>
 
@@ -86,6 +87,10 @@ TempDir::TempDir() {
 
 TempDir::~TempDir() {
   std::error_code ec;
+  if (std::getenv("TRIALOG_KEEP_TEST_FILES") != nullptr) {
+    std::cerr << "TRIALOG_KEEP_TEST_FILES: kept " << path_ << "\n";
+    return;
+  }
   if (!path_.empty()) std::filesystem::remove_all(path_, ec);
 }
 

@@ -20,7 +20,8 @@
 
 namespace trialog::testing {
 
-// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+// A fresh directory under $TMPDIR, removed (recursively) on destruction
+// unless $TRIALOG_KEEP_TEST_FILES is set.
 class TempDir {
  public:
   TempDir();
