@@ -18,6 +18,13 @@ function(trialog_binary name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
 endfunction()
 
+# Every test binary labelled "unit" (the default), so a build can make just
+# those: `cmake --build B --target trialog_unit_tests && ctest -L unit`
+# (scripts/test.sh does that under the sanitizers).
+if(NOT TARGET trialog_unit_tests)
+  add_custom_target(trialog_unit_tests)
+endif()
+
 # trialog_test(NAME SRCS x_test.cc DEPS lib1 [LABELS unit|integration])
 # A GoogleTest binary registered with ctest. Tests find the shared vectors
 # through TRIALOG_VECTORS_DIR and the built binaries through
@@ -36,6 +43,9 @@ function(trialog_test name)
   endif()
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
+  endif()
+  if("unit" IN_LIST ARG_LABELS)
+    add_dependencies(trialog_unit_tests ${name})
   endif()
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
       PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
