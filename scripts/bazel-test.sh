@@ -38,8 +38,9 @@ if [ -n "${CI:-}" ]; then flags+=(--show_progress_rate_limit=30); fi
 disk_cache=${BAZEL_DISK_CACHE-$HOME/.cache/trialog-bazel-disk}
 test_flags=()
 if [ -n "$disk_cache" ]; then test_flags+=(--disk_cache="$disk_cache"); fi
+# BAZEL_FLAGS go to `bazel test` only: query and info reject build flags such as --jobs.
 # shellcheck disable=SC2206  # BAZEL_FLAGS is a list of flags, split on spaces on purpose
-flags+=(${BAZEL_FLAGS:-})
+test_flags+=(${BAZEL_FLAGS:-})
 
 if [ "${areas[*]}" = "all" ]; then
   filter=()
@@ -93,6 +94,9 @@ if ((status == 4)); then
   echo "bazel-test: no test targets in ${areas[*]}" >&2
 elif ((status != 0 && failed == 0)); then
   failed=1
+elif ((passed + failed == 0)); then
+  echo "bazel-test: found no test reports (did bazel query fail?)" >&2
+  failed=1 status=1
 fi
 echo "bazel: $passed passed, $failed failed, $skipped skipped"
 if ((status == 0 && drift != 0)) && [ "${BAZEL_ALLOW_DRIFT:-0}" != 1 ]; then
