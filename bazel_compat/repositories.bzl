@@ -117,6 +117,12 @@ def trialog_repositories(source_dir = "", vectors_dir = ""):
     if not native.existing_rule("trialog_vectors"):
         trialog_vectors_repository(name = "trialog_vectors", vectors_dir = vectors_dir, source_dir = source_dir)
 
+    # trialog.bzl loads sh_test from @rules_shell (native in WORKSPACE builds up to Bazel 8,
+    # gone from Bazel 9's native rules). A WORKSPACE build gets a local forwarder unless it
+    # declares the real rules_shell first; under Bzlmod, MODULE.bazel depends on rules_shell.
+    if not native.existing_rule("rules_shell"):
+        _forwarding_rules_repository(name = "rules_shell", package = "shell", file = "sh_test.bzl", rules = ["sh_test"])
+
 # Offline stubs for Bazel 4.2.3 ----------------------------------------------------------------
 # Bazel's own @bazel_tools loads @rules_cc and @rules_java and depends on @remote_coverage_tools,
 # and its default WORKSPACE suffix downloads them. With no network, these stand-ins forward every
@@ -153,14 +159,18 @@ def _forwarding_rules_repository_impl(rctx):
     lines = ["# Offline stand-in for %s: forwards to Bazel's native rules.\n" % rctx.name]
     for r in rctx.attr.rules:
         lines.append("def %s(**kwargs):\n    native.%s(**kwargs)\n" % (r, r))
-    rctx.file(rctx.attr.package + "/defs.bzl", "\n".join(lines))
-    rctx.file(rctx.attr.package + "/BUILD.bazel", "exports_files([\"defs.bzl\"])\n")
+    rctx.file(rctx.attr.package + "/" + rctx.attr.file, "\n".join(lines))
+    rctx.file(rctx.attr.package + "/BUILD.bazel", "exports_files([\"%s\"])\n" % rctx.attr.file)
     rctx.file("BUILD.bazel", "")
     rctx.file("WORKSPACE", "workspace(name = \"%s\")\n" % rctx.name)
 
 _forwarding_rules_repository = repository_rule(
     implementation = _forwarding_rules_repository_impl,
-    attrs = {"package": attr.string(), "rules": attr.string_list()},
+    attrs = {
+        "package": attr.string(),
+        "rules": attr.string_list(),
+        "file": attr.string(default = "defs.bzl"),
+    },
 )
 
 def _coverage_tools_stub_impl(rctx):

@@ -17,6 +17,7 @@ Targets:
   every absl_<x> module (CMake absl::<x>) and every module reachable from the list below
   protobuf grpc++ rocksdb gtest gtest_main gmock gmock_main benchmark, benchmark_main and grpc++_reflection (no .pc)
   nlohmann_json, sodium (libsodium), microhttpd (libmicrohttpd), threads (-pthread)
+  CLI11 (header-only), libcurl (witness client), zlib
   protoc grpc_cpp_plugin   the executables (symlinks), for genrule `tools`
 
 A module that is not installed still gets its target; building anything that depends on it
@@ -25,17 +26,20 @@ fails with a message naming the missing pkg-config module.
 
 # Modules wanted beside the absl_* ones.
 _WANTED = [
+    "CLI11",
     "benchmark",
     "gmock",
     "gmock_main",
     "grpc++",
     "gtest",
     "gtest_main",
+    "libcurl",
     "libmicrohttpd",
     "libsodium",
     "nlohmann_json",
     "protobuf",
     "rocksdb",
+    "zlib",
 ]
 
 # Libraries Debian ships without a .pc file: target -> (link flags, module it extends).
