@@ -121,11 +121,10 @@ absl::StatusOr<Caller> AccessControl::Authorize(const grpc::ServerContext& conte
 absl::StatusOr<Caller> AccessControl::AuthorizeAppend(const grpc::ServerContext& context, Rpc rpc,
                                                       absl::string_view trial_id,
                                                       const v1::SignedEnvelope& signed_envelope) {
+  // Without caller authentication nothing here can refuse an append.
+  if (!authenticate_) return Caller{false, "", v1::ROLE_UNSPECIFIED, context.peer()};
   absl::StatusOr<v1::Envelope> envelope = ledger::ParseEnvelope(signed_envelope.envelope());
-  if (!envelope.ok()) {
-    if (!authenticate_) return Caller{false, "", v1::ROLE_UNSPECIFIED, context.peer()};
-    return envelope.status();  // admission would refuse it the same way
-  }
+  if (!envelope.ok()) return envelope.status();  // admission would refuse it the same way
   TRIALOG_ASSIGN_OR_RETURN(
       Caller caller, AuthorizeImpl(context, rpc, trial_id, SubjectsOfStream(envelope->stream_id()),
                                    false, EventName(*envelope), envelope->actor().principal_id()));

@@ -61,6 +61,8 @@ class AccessControl {
       : ledgers_(ledgers), authenticate_(authenticate), log_(log) {}
 
   bool authenticating() const { return authenticate_; }
+  // Whether an access log is written.
+  bool logging() const { return log_ != nullptr; }
 
   // The check at the start of every handler: identifies the caller, finds
   // its role in `trial_id` and applies the RPC table. Refusals (logged):

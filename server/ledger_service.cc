@@ -317,7 +317,7 @@ grpc::Status LedgerServiceImpl::AppendStream(
         }
         slot->caller = *std::move(c);
         slot->trial_id = request.trial_id();
-        slot->for_log = request.signed_envelope();
+        if (access_->logging()) slot->for_log = request.signed_envelope();
       }
       if (!EnterAppend()) {
         answer(ShuttingDown());
