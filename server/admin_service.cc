@@ -10,19 +10,9 @@
 
 namespace trialog::server {
 
-grpc::Status AdminServiceImpl::CreateBackup(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::CreateBackup(grpc::ServerContext* context,
                                             const v1::CreateBackupRequest* request,
                                             v1::CreateBackupResponse* response) {
-  if (backup_dir_.empty()) {
-    return ToGrpcStatus(absl::FailedPreconditionError(
-        "backups are not enabled on this server: start trialogd with --backup_dir=DIR"));
-  }
-  // A backup name follows the trial-id rule: one safe path component.
-  if (absl::Status s = CheckTrialId(request->name()); !s.ok()) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("backup name \"", request->name(),
-                     "\" is not 1..64 bytes of [A-Za-z0-9._-] (nor \".\" or \"..\")")));
-  }
   std::vector<std::shared_ptr<TrialLedger>> trials;
   if (request->trial_ids().empty()) {
     trials = ledgers_->List();
@@ -32,6 +22,25 @@ grpc::Status AdminServiceImpl::CreateBackup(grpc::ServerContext*,
       if (!trial.ok()) return ToGrpcStatus(trial.status());
       trials.push_back(*std::move(trial));
     }
+  }
+  // The caller must be allowed CreateBackup (an administrator) in every
+  // trial the backup copies.
+  for (const std::shared_ptr<TrialLedger>& trial : trials) {
+    if (absl::StatusOr<Caller> c =
+            AuthorizeCall(access_, *context, Rpc::kCreateBackup, trial->trial_id(), {});
+        !c.ok()) {
+      return ToGrpcStatus(c.status());
+    }
+  }
+  if (backup_dir_.empty()) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        "backups are not enabled on this server: start trialogd with --backup_dir=DIR"));
+  }
+  // A backup name follows the trial-id rule: one safe path component.
+  if (absl::Status s = CheckTrialId(request->name()); !s.ok()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("backup name \"", request->name(),
+                     "\" is not 1..64 bytes of [A-Za-z0-9._-] (nor \".\" or \"..\")")));
   }
   if (trials.empty()) {
     return ToGrpcStatus(absl::FailedPreconditionError("no trial is served here: nothing to back up"));

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "server/access_control.h"
 #include "server/ledger_set.h"
 #include "trialog/v1/admin.grpc.pb.h"
 
@@ -28,12 +29,17 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   AdminServiceImpl(LedgerSet* ledgers, std::string backup_dir)
       : ledgers_(ledgers), backup_dir_(std::move(backup_dir)) {}
 
+  // Checks every call with `access` (not owned; null = no checks). Call
+  // before serving.
+  void set_access_control(AccessControl* access) { access_ = access; }
+
   grpc::Status CreateBackup(grpc::ServerContext* context, const v1::CreateBackupRequest* request,
                             v1::CreateBackupResponse* response) override;
 
  private:
   LedgerSet* const ledgers_;
   const std::string backup_dir_;
+  AccessControl* access_ = nullptr;
   absl::Mutex backup_mu_;  // one backup at a time
 };
 

@@ -107,10 +107,22 @@ absl::StatusOr<v1::AppendResponse> LedgerServiceImpl::AppendOne(
   return t->Append(std::move(admitted));
 }
 
-grpc::Status LedgerServiceImpl::Append(grpc::ServerContext*, const v1::AppendRequest* request,
+grpc::Status LedgerServiceImpl::Append(grpc::ServerContext* context,
+                                       const v1::AppendRequest* request,
                                        v1::AppendResponse* response) {
   const absl::Time start = absl::Now();
   metrics_->RecordRequest("Append");
+  Caller caller;
+  if (access_ != nullptr) {
+    absl::StatusOr<Caller> c = access_->AuthorizeAppend(*context, Rpc::kAppend,
+                                                        request->trial_id(),
+                                                        request->signed_envelope());
+    if (!c.ok()) {
+      metrics_->RecordRejection(c.status());
+      return ToGrpcStatus(c.status());
+    }
+    caller = *std::move(c);
+  }
   if (!EnterAppend()) {
     metrics_->RecordRejection(ShuttingDown());
     return ToGrpcStatus(ShuttingDown());
@@ -118,6 +130,10 @@ grpc::Status LedgerServiceImpl::Append(grpc::ServerContext*, const v1::AppendReq
   absl::StatusOr<v1::AppendResponse> r = AppendOne(request->trial_id(), request->signed_envelope());
   ExitAppend();
   if (!r.ok()) {
+    if (access_ != nullptr) {
+      access_->NoteAppendResult(caller, Rpc::kAppend, request->trial_id(),
+                                request->signed_envelope(), r.status());
+    }
     metrics_->RecordRejection(r.status());
     return ToGrpcStatus(r.status());
   }
@@ -126,11 +142,28 @@ grpc::Status LedgerServiceImpl::Append(grpc::ServerContext*, const v1::AppendReq
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerServiceImpl::AppendBatch(grpc::ServerContext*,
+grpc::Status LedgerServiceImpl::AppendBatch(grpc::ServerContext* context,
                                             const v1::AppendBatchRequest* request,
                                             v1::AppendBatchResponse* response) {
   const absl::Time start = absl::Now();
   metrics_->RecordRequest("AppendBatch");
+  // The whole batch is refused when the caller may not append or any
+  // envelope is signed by someone else: nothing of it is appended.
+  absl::StatusOr<Caller> caller =
+      AuthorizeCall(access_, *context, Rpc::kAppendBatch, request->trial_id(), {});
+  if (caller.ok() && access_ != nullptr) {
+    for (const v1::SignedEnvelope& se : request->signed_envelopes()) {
+      absl::Status s = access_->CheckSigner(*caller, Rpc::kAppendBatch, request->trial_id(), se);
+      if (!s.ok()) {
+        caller = s;
+        break;
+      }
+    }
+  }
+  if (!caller.ok()) {
+    metrics_->RecordRejection(caller.status());
+    return ToGrpcStatus(caller.status());
+  }
   const size_t n = request->signed_envelopes_size();
   metrics_->RecordBatchSize(n);
   if (n > limits_.max_batch_envelopes) {
@@ -214,10 +247,15 @@ grpc::Status LedgerServiceImpl::AppendBatch(grpc::ServerContext*,
     for (size_t k = 0; k < positions.size(); ++k) results[positions[k]] = std::move(appended[k]);
   }
   const double seconds = SecondsSince(start);
-  for (const auto& r : results) {
+  for (size_t i = 0; i < n; ++i) {
+    const absl::StatusOr<v1::AppendResponse>& r = results[i];
     if (r.ok()) {
       metrics_->RecordAppended(seconds, r->duplicate());
     } else {
+      if (access_ != nullptr) {
+        access_->NoteAppendResult(*caller, Rpc::kAppendBatch, request->trial_id(),
+                                  request->signed_envelopes(static_cast<int>(i)), r.status());
+      }
       metrics_->RecordRejection(r.status());
     }
     FillResult(r, response->add_results());
@@ -236,6 +274,9 @@ grpc::Status LedgerServiceImpl::AppendStream(
     std::optional<absl::StatusOr<storage::AppendResult>> raw;     // set by the sequencer
     std::shared_ptr<TrialLedger> ledger;
     bool counted = false;  // holds an EnterAppend
+    Caller caller;         // who sent it (access control)
+    std::string trial_id;
+    v1::SignedEnvelope for_log;  // kept to log a refusal (with access control only)
   };
   struct State {
     absl::Mutex mu;
@@ -247,7 +288,7 @@ grpc::Status LedgerServiceImpl::AppendStream(
 
   // Reader: admission in request order, handing envelopes to the sequencer
   // without waiting for durability, up to `window` in flight.
-  std::thread reader([this, state, stream, window] {
+  std::thread reader([this, context, state, stream, window] {
     v1::AppendRequest request;
     while (stream->Read(&request)) {
       auto slot = std::make_shared<Slot>();
@@ -266,6 +307,18 @@ grpc::Status LedgerServiceImpl::AppendStream(
         slot->response = std::move(r);
         slot->done = true;
       };
+      if (access_ != nullptr) {
+        absl::StatusOr<Caller> c = access_->AuthorizeAppend(*context, Rpc::kAppendStream,
+                                                            request.trial_id(),
+                                                            request.signed_envelope());
+        if (!c.ok()) {
+          answer(c.status());
+          continue;
+        }
+        slot->caller = *std::move(c);
+        slot->trial_id = request.trial_id();
+        if (access_->logging()) slot->for_log = request.signed_envelope();
+      }
       if (!EnterAppend()) {
         answer(ShuttingDown());
         continue;
@@ -332,6 +385,11 @@ grpc::Status LedgerServiceImpl::AppendStream(
     if (r.ok()) {
       metrics_->RecordAppended(SecondsSince(slot->start), r->duplicate());
     } else {
+      // Refusals by access control itself were logged when made (not counted).
+      if (access_ != nullptr && slot->counted) {
+        access_->NoteAppendResult(slot->caller, Rpc::kAppendStream, slot->trial_id,
+                                  slot->for_log, r.status());
+      }
       metrics_->RecordRejection(r.status());
     }
     if (slot->counted) ExitAppend();
@@ -347,8 +405,21 @@ grpc::Status LedgerServiceImpl::AppendStream(
   return grpc::Status::OK;
 }
 
+// Subjects a Read/Subscribe hands out: the subject of a subject stream,
+// else every subject ("*").
+static std::vector<std::string> SubjectsRead(absl::string_view stream_id) {
+  std::vector<std::string> subjects = SubjectsOfStream(stream_id);
+  if (subjects.empty()) subjects.push_back("*");
+  return subjects;
+}
+
 grpc::Status LedgerServiceImpl::Read(grpc::ServerContext* context, const v1::ReadRequest* request,
                                      grpc::ServerWriter<v1::ReadResponse>* writer) {
+  if (absl::StatusOr<Caller> c = AuthorizeCall(access_, *context, Rpc::kRead, request->trial_id(),
+                                               SubjectsRead(request->stream_id()));
+      !c.ok()) {
+    return ToGrpcStatus(c.status());
+  }
   absl::StatusOr<std::shared_ptr<TrialLedger>> t = ledgers_->Find(request->trial_id());
   if (!t.ok()) return ToGrpcStatus(t.status());
   std::optional<CheckpointView> cp;
@@ -407,6 +478,11 @@ grpc::Status LedgerServiceImpl::Read(grpc::ServerContext* context, const v1::Rea
 grpc::Status LedgerServiceImpl::Subscribe(grpc::ServerContext* context,
                                           const v1::SubscribeRequest* request,
                                           grpc::ServerWriter<v1::ReadResponse>* writer) {
+  if (absl::StatusOr<Caller> c =
+          AuthorizeCall(access_, *context, Rpc::kSubscribe, request->trial_id(), {"*"});
+      !c.ok()) {
+    return ToGrpcStatus(c.status());
+  }
   absl::StatusOr<std::shared_ptr<TrialLedger>> t = ledgers_->Find(request->trial_id());
   if (!t.ok()) return ToGrpcStatus(t.status());
   uint64_t next = request->from_index();
@@ -449,9 +525,14 @@ absl::StatusOr<CheckpointView> LedgerServiceImpl::LatestCosigned(
   return witnessing_->LatestCosigned(trial_id);
 }
 
-grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext*,
+grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext* context,
                                               const v1::GetCheckpointRequest* request,
                                               v1::GetCheckpointResponse* response) {
+  if (absl::StatusOr<Caller> c =
+          AuthorizeCall(access_, *context, Rpc::kGetCheckpoint, request->trial_id(), {});
+      !c.ok()) {
+    return ToGrpcStatus(c.status());
+  }
   absl::StatusOr<std::shared_ptr<TrialLedger>> t = ledgers_->Find(request->trial_id());
   if (!t.ok()) return ToGrpcStatus(t.status());
   absl::StatusOr<CheckpointView> cp =
@@ -463,9 +544,14 @@ grpc::Status LedgerServiceImpl::GetCheckpoint(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerServiceImpl::GetInclusionProof(grpc::ServerContext*,
+grpc::Status LedgerServiceImpl::GetInclusionProof(grpc::ServerContext* context,
                                                   const v1::GetInclusionProofRequest* request,
                                                   v1::GetInclusionProofResponse* response) {
+  if (absl::StatusOr<Caller> c =
+          AuthorizeCall(access_, *context, Rpc::kGetInclusionProof, request->trial_id(), {});
+      !c.ok()) {
+    return ToGrpcStatus(c.status());
+  }
   absl::StatusOr<std::shared_ptr<TrialLedger>> t = ledgers_->Find(request->trial_id());
   if (!t.ok()) return ToGrpcStatus(t.status());
   uint64_t tree_size = request->tree_size();
@@ -483,9 +569,14 @@ grpc::Status LedgerServiceImpl::GetInclusionProof(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerServiceImpl::GetConsistencyProof(grpc::ServerContext*,
+grpc::Status LedgerServiceImpl::GetConsistencyProof(grpc::ServerContext* context,
                                                     const v1::GetConsistencyProofRequest* request,
                                                     v1::GetConsistencyProofResponse* response) {
+  if (absl::StatusOr<Caller> c =
+          AuthorizeCall(access_, *context, Rpc::kGetConsistencyProof, request->trial_id(), {});
+      !c.ok()) {
+    return ToGrpcStatus(c.status());
+  }
   absl::StatusOr<std::shared_ptr<TrialLedger>> t = ledgers_->Find(request->trial_id());
   if (!t.ok()) return ToGrpcStatus(t.status());
   uint64_t new_size = request->new_size();
@@ -501,8 +592,13 @@ grpc::Status LedgerServiceImpl::GetConsistencyProof(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerServiceImpl::GetEntry(grpc::ServerContext*, const v1::GetEntryRequest* request,
+grpc::Status LedgerServiceImpl::GetEntry(grpc::ServerContext* context,
+                                         const v1::GetEntryRequest* request,
                                          v1::GetEntryResponse* response) {
+  // The read is logged once the entry (and so its subject) is known.
+  absl::StatusOr<Caller> caller = AuthorizeCall(access_, *context, Rpc::kGetEntry,
+                                                request->trial_id(), {}, /*log_read=*/false);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<std::shared_ptr<TrialLedger>> t = ledgers_->Find(request->trial_id());
   if (!t.ok()) return ToGrpcStatus(t.status());
   uint64_t index = 0;
@@ -541,13 +637,27 @@ grpc::Status LedgerServiceImpl::GetEntry(grpc::ServerContext*, const v1::GetEntr
     if (!receipt.ok()) return ToGrpcStatus(receipt.status());
     *response->mutable_receipt() = *std::move(receipt);
   }
+  if (access_ != nullptr) {
+    std::vector<std::string> subjects = {"*"};  // an entry that does not parse: say so broadly
+    if (absl::StatusOr<ledger::ParsedEntry> parsed = ledger::ParseEntry(*entry); parsed.ok()) {
+      subjects = SubjectsOfStream(parsed->envelope.stream_id());
+    }
+    absl::Status logged =
+        access_->LogSubjectRead(*caller, Rpc::kGetEntry, request->trial_id(), subjects);
+    if (!logged.ok()) return ToGrpcStatus(logged);
+  }
   response->set_entry(*std::move(entry));
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerServiceImpl::ListTrials(grpc::ServerContext*, const v1::ListTrialsRequest*,
+grpc::Status LedgerServiceImpl::ListTrials(grpc::ServerContext* context,
+                                           const v1::ListTrialsRequest*,
                                            v1::ListTrialsResponse* response) {
+  absl::StatusOr<Caller> caller = AuthorizeCall(access_, *context, Rpc::kListTrials, "", {});
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   for (const std::shared_ptr<TrialLedger>& t : ledgers_->List()) {
+    // Only the trials the caller is a principal of.
+    if (access_ != nullptr && !access_->MaySee(*caller, *t)) continue;
     v1::ListTrialsResponse::Trial* out = response->add_trials();
     out->set_trial_id(t->trial_id());
     out->set_origin(t->origin());

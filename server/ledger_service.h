@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 
 #include "absl/status/statusor.h"
+#include "server/access_control.h"
 #include "server/ledger_set.h"
 #include "server/metrics.h"
 #include "server/witnessing.h"
@@ -40,6 +41,10 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
   // Serves cosigned checkpoints from `witnessing` (not owned; may be null:
   // no witnesses). Call before serving.
   void set_witnessing(const Witnessing* witnessing) { witnessing_ = witnessing; }
+
+  // Checks every call with `access` (not owned; null = no checks, no
+  // access log). Call before serving.
+  void set_access_control(AccessControl* access) { access_ = access; }
 
   grpc::Status Append(grpc::ServerContext* context, const v1::AppendRequest* request,
                       v1::AppendResponse* response) override;
@@ -82,6 +87,7 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
   LedgerSet* ledgers_;
   Metrics* metrics_;
   const Witnessing* witnessing_ = nullptr;
+  AccessControl* access_ = nullptr;
   const ServiceLimits limits_;
   // Counts envelopes between acceptance and answer; Enter fails once
   // shutting down.

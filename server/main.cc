@@ -61,6 +61,11 @@ ABSL_FLAG(uint32_t, min_free_disk_mb, 64,
 ABSL_FLAG(std::string, backup_dir, "",
           "Directory (existing, outside --data_dir) that AdminService.CreateBackup writes "
           "consistent online backups into (`trialog backup`); empty = backups refused.");
+ABSL_FLAG(std::string, access_log, "",
+          "Append-only JSON Lines access log: one line per refused call (who, what, when, why) "
+          "and per granted read of subject data; reopened for appending on restart. With "
+          "--tls_client_ca_file every call is authorised by the principal its client "
+          "certificate names (docs/SECURITY.md).");
 ABSL_FLAG(std::string, ready_file, "",
           "Once serving, write \"grpc_port=N\\nmetrics_port=M\\n\" to this file (atomically).");
 ABSL_FLAG(bool, print_verifier_key, false,
@@ -140,6 +145,7 @@ absl::StatusOr<ServerConfig> BuildConfig() {
   }
   if (Given("sync")) config.set_sync(absl::GetFlag(FLAGS_sync));
   if (Given("ready_file")) config.set_ready_file(absl::GetFlag(FLAGS_ready_file));
+  if (Given("access_log")) config.set_access_log(absl::GetFlag(FLAGS_access_log));
   if (Given("witness")) {
     config.clear_witness();
     for (const std::string& w : absl::GetFlag(FLAGS_witness)) config.add_witness(w);

@@ -111,6 +111,25 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
     return absl::InvalidArgumentError("witness_quorum is set but no --witness is given");
   }
 
+  // Caller authentication is on exactly when clients must present a
+  // certificate (mutual TLS); then every RPC is authorised (access_control.h).
+  const bool authenticate = !config.plaintext() && !config.tls().client_ca_file().empty();
+  if (!config.access_log().empty()) {
+    TRIALOG_ASSIGN_OR_RETURN(server->access_log_, AccessLog::Open(config.access_log()));
+  }
+  server->access_ = std::make_unique<AccessControl>(server->ledgers_.get(), authenticate,
+                                                    server->access_log_.get());
+  std::cerr << "trialogd: caller authentication: "
+            << (authenticate
+                    ? "mutual TLS; every call is authorised as the principal its client "
+                      "certificate names (URI SAN trialog:principal/<id>, else CN)"
+                    : "NONE (plaintext or TLS without client certificates): every call is "
+                      "allowed to anyone who can connect; appends are still checked against "
+                      "their envelope signatures")
+            << "; access log: "
+            << (config.access_log().empty() ? std::string("none") : config.access_log()) << "\n";
+  server->service_->set_access_control(server->access_.get());
+
   TRIALOG_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
                            MakeServerCredentials(config));
   grpc::EnableDefaultHealthCheckService(true);
@@ -121,9 +140,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
   builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes()));
   builder.RegisterService(server->service_.get());
   server->trial_state_service_ = std::make_unique<TrialStateServiceImpl>(server->ledgers_.get());
+  server->trial_state_service_->set_access_control(server->access_.get());
   builder.RegisterService(server->trial_state_service_.get());
   server->admin_service_ =
       std::make_unique<AdminServiceImpl>(server->ledgers_.get(), config.backup_dir());
+  server->admin_service_->set_access_control(server->access_.get());
   builder.RegisterService(server->admin_service_.get());
   // Sync-server pollers notice shutdown within this time (default 1 s).
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 100);
@@ -167,6 +188,7 @@ absl::Status Server::Shutdown(absl::Duration grace) {
   witnessing_.reset();  // stops submitting before the ledgers close
   absl::Status closed = ledgers_->CloseAll();
   metrics_http_.reset();
+  access_log_.reset();  // syncs the access log; no call runs any more
   return closed;
 }
 

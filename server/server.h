@@ -11,6 +11,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "server/access_control.h"
+#include "server/access_log.h"
 #include "server/admin_service.h"
 #include "server/config.pb.h"
 #include "server/ledger_service.h"
@@ -47,6 +49,8 @@ class Server {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<LedgerSet> ledgers_;
   std::unique_ptr<Witnessing> witnessing_;  // null without witnesses
+  std::unique_ptr<AccessLog> access_log_;   // null without --access_log
+  std::unique_ptr<AccessControl> access_;
   std::unique_ptr<LedgerServiceImpl> service_;
   std::unique_ptr<TrialStateServiceImpl> trial_state_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;

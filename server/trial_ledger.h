@@ -94,6 +94,11 @@ class TrialLedger {
   absl::StatusOr<v1::AppendResponse> ToResponse(const storage::AppendResult& result) const;
 
   uint64_t size() const;
+  // The principal as the ledger's registry holds it now (NOT_FOUND if
+  // never registered); used to map a caller's certificate to its role.
+  absl::StatusOr<ledger::Principal> FindPrincipal(absl::string_view principal_id) const {
+    return store_->ReadState([&] { return registry_->Find(principal_id); });
+  }
   // Group-commit counters of the sequencer.
   storage::SequencerStats sequencer_stats() const;
   absl::StatusOr<CheckpointView> LatestCheckpoint() const;

@@ -404,9 +404,14 @@ absl::StatusOr<v1::GetSubjectHistoryResponse> TrialStateServiceImpl::History(
   return response;
 }
 
-grpc::Status TrialStateServiceImpl::GetSubject(grpc::ServerContext*,
+grpc::Status TrialStateServiceImpl::GetSubject(grpc::ServerContext* context,
                                                const v1::GetSubjectRequest* request,
                                                v1::GetSubjectResponse* response) {
+  if (absl::StatusOr<Caller> c =
+          AuthorizeCall(access_, *context, Rpc::kGetSubject, request->trial_id(), {request->subject_id()});
+      !c.ok()) {
+    return ToGrpcStatus(c.status());
+  }
   absl::StatusOr<TrialStateAt> state = StateOf(request->trial_id(), request->as_of());
   if (!state.ok()) return ToGrpcStatus(state.status());
   absl::StatusOr<v1::SubjectState> subject = state->Subject(request->subject_id());
@@ -416,9 +421,14 @@ grpc::Status TrialStateServiceImpl::GetSubject(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status TrialStateServiceImpl::ListSubjects(grpc::ServerContext*,
+grpc::Status TrialStateServiceImpl::ListSubjects(grpc::ServerContext* context,
                                                  const v1::ListSubjectsRequest* request,
                                                  v1::ListSubjectsResponse* response) {
+  if (absl::StatusOr<Caller> c =
+          AuthorizeCall(access_, *context, Rpc::kListSubjects, request->trial_id(), {"*"});
+      !c.ok()) {
+    return ToGrpcStatus(c.status());
+  }
   absl::StatusOr<TrialStateAt> state = StateOf(request->trial_id(), request->as_of());
   if (!state.ok()) return ToGrpcStatus(state.status());
   for (std::string& id : state->SubjectIds()) response->add_subject_ids(std::move(id));
@@ -426,9 +436,14 @@ grpc::Status TrialStateServiceImpl::ListSubjects(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status TrialStateServiceImpl::GetSummary(grpc::ServerContext*,
+grpc::Status TrialStateServiceImpl::GetSummary(grpc::ServerContext* context,
                                                const v1::GetSummaryRequest* request,
                                                v1::GetSummaryResponse* response) {
+  if (absl::StatusOr<Caller> c =
+          AuthorizeCall(access_, *context, Rpc::kGetSummary, request->trial_id(), {});
+      !c.ok()) {
+    return ToGrpcStatus(c.status());
+  }
   absl::StatusOr<TrialStateAt> state = StateOf(request->trial_id(), request->as_of());
   if (!state.ok()) return ToGrpcStatus(state.status());
   *response->mutable_summary() = state->Summary();
@@ -436,9 +451,14 @@ grpc::Status TrialStateServiceImpl::GetSummary(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status TrialStateServiceImpl::GetSubjectHistory(grpc::ServerContext*,
+grpc::Status TrialStateServiceImpl::GetSubjectHistory(grpc::ServerContext* context,
                                                       const v1::GetSubjectHistoryRequest* request,
                                                       v1::GetSubjectHistoryResponse* response) {
+  if (absl::StatusOr<Caller> c =
+          AuthorizeCall(access_, *context, Rpc::kGetSubjectHistory, request->trial_id(), {request->subject_id()});
+      !c.ok()) {
+    return ToGrpcStatus(c.status());
+  }
   absl::StatusOr<v1::GetSubjectHistoryResponse> history = History(*request);
   if (!history.ok()) return ToGrpcStatus(history.status());
   *response = *std::move(history);

@@ -38,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/trial/state_machine.h"
+#include "server/access_control.h"
 #include "server/ledger_set.h"
 #include "trialog/v1/trial_service.grpc.pb.h"
 
@@ -74,6 +75,10 @@ class TrialStateServiceImpl final : public v1::TrialStateService::Service {
   explicit TrialStateServiceImpl(LedgerSet* ledgers) : ledgers_(ledgers) {}
   ~TrialStateServiceImpl() override;
 
+  // Checks every call with `access` (not owned; null = no checks, no
+  // access log). Call before serving.
+  void set_access_control(AccessControl* access) { access_ = access; }
+
   grpc::Status GetSubject(grpc::ServerContext* context, const v1::GetSubjectRequest* request,
                           v1::GetSubjectResponse* response) override;
   grpc::Status ListSubjects(grpc::ServerContext* context, const v1::ListSubjectsRequest* request,
@@ -103,6 +108,7 @@ class TrialStateServiceImpl final : public v1::TrialStateService::Service {
                                               uint64_t last_index) const;
 
   LedgerSet* ledgers_;
+  AccessControl* access_ = nullptr;
   mutable absl::Mutex mu_;
   mutable std::map<std::string, std::shared_ptr<TrialCache>> caches_ ABSL_GUARDED_BY(mu_);
 };

@@ -882,7 +882,9 @@ TEST_F(ServerLifecycleTest, TlsAndMutualTls) {
                            "--tls_client_ca_file=" + certs->ca_file});
   auto d = Trialogd::Start(dir_, args);
   ASSERT_TRUE(d.ok()) << d.status();
-  Principal admin = MakePrincipal("admin", v1::ROLE_SPONSOR_ADMIN);
+  // Under mutual TLS the caller is the principal its certificate names (CN
+  // "client" here; docs/SECURITY.md), and it must be the envelope's signer.
+  Principal admin = MakePrincipal("client", v1::ROLE_SPONSOR_ADMIN);
   const std::string trial = "tls-trial";
   const std::string vkey = note::FormatVerifierKey("trialog.life/" + trial, key_.public_key);
   auto append_with = [&](client::ChannelOptions co) -> absl::Status {
