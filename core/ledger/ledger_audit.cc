@@ -20,6 +20,12 @@ Finding FindingForStatus(absl::StatusCode code) {
   }
 }
 
+// A reader error marked by the source as damage its own checksums found
+// (kEntryDamagedPayload): reported as chain damage at that entry.
+bool IsStoreDamage(const absl::Status& status) {
+  return status.GetPayload(kEntryDamagedPayload).has_value();
+}
+
 }  // namespace
 
 const char* FindingName(Finding f) {
@@ -81,53 +87,85 @@ AuditReport AuditLedger(const EntryReader& reader, uint64_t available_entries,
     trusted = *t;
   }
 
-  // Roots of interesting prefixes are taken as the verifier passes them.
-  ChainVerifier verifier(options.domain, /*check_signatures=*/false);
+  uint64_t verified = 0;  // entries that passed every check (a prefix)
   std::string root_at_checkpoint = checkpoint->size == 0 ? merkle::EmptyRoot() : "";
   std::string root_at_trusted = trusted && trusted->size == 0 ? merkle::EmptyRoot() : "";
-  EntryReader watching = [&](uint64_t from, const std::function<bool(absl::string_view)>& sink) {
-    return reader(from, [&](absl::string_view bytes) {
-      bool more = sink(bytes);
-      // sink has folded the entry in (if it was good): check prefix roots.
-      if (verifier.size() == checkpoint->size && root_at_checkpoint.empty()) {
-        root_at_checkpoint = verifier.root();
+  if (options.chain_only) {
+    ChainScanOptions scan;
+    scan.threads = options.chain_threads;
+    scan.roots_at = {checkpoint->size};
+    if (trusted) scan.roots_at.push_back(trusted->size);
+    scan.progress = options.verify.progress;
+    scan.expected_entries = available_entries;
+    ChainScanResult result = ScanChain(reader, scan);
+    if (!result.status.ok()) {
+      report.entries_verified = result.first_bad_index;
+      if (result.read_error && !IsStoreDamage(result.status)) {
+        return finish(Finding::kUnreadable, absl::StrCat("reading entry ", result.first_bad_index,
+                                                         ": ", result.status.message()));
       }
-      if (trusted && verifier.size() == trusted->size && root_at_trusted.empty()) {
-        root_at_trusted = verifier.root();
-      }
-      return more;
-    });
-  };
-  ParallelVerifyOptions verify = options.verify;
-  verify.expected_entries = available_entries;
-  ParallelVerifyResult result = VerifyEntries(watching, verifier, verify);
-  report.signatures_checked = result.signatures_checked;
-
-  if (!result.status.ok()) {
-    report.entries_verified = result.first_bad_index;
-    if (result.read_error && result.status.GetPayload(kEntryDamagedPayload).has_value()) {
-      // The store's own checksums caught damaged bytes (e.g. a RocksDB
-      // block): the entry is damaged, at this index.
       report.first_bad_index = result.first_bad_index;
-      return finish(Finding::kChainDamage,
-                    absl::StrCat("entry ", result.first_bad_index, " is damaged in the store: ",
-                                 result.status.message()));
+      if (result.read_error) {
+        return finish(Finding::kChainDamage,
+                      absl::StrCat("entry ", result.first_bad_index, " is damaged in the store: ",
+                                   result.status.message()));
+      }
+      return finish(Finding::kChainDamage, std::string(result.status.message()));
     }
-    if (result.read_error) {
-      return finish(Finding::kUnreadable,
-                    absl::StrCat("reading entry ", result.first_bad_index, ": ",
-                                 result.status.message()));
+    verified = result.size;
+    if (auto it = result.roots.find(checkpoint->size); it != result.roots.end()) {
+      root_at_checkpoint = it->second;
     }
-    report.first_bad_index = result.first_bad_index;
-    return finish(FindingForStatus(result.status.code()), std::string(result.status.message()));
-  }
-  report.entries_verified = verifier.size();
+    if (trusted) {
+      if (auto it = result.roots.find(trusted->size); it != result.roots.end()) {
+        root_at_trusted = it->second;
+      }
+    }
+  } else {
+    // Roots of interesting prefixes are taken as the verifier passes them.
+    ChainVerifier verifier(options.domain, /*check_signatures=*/false);
+    EntryReader watching = [&](uint64_t from, const std::function<bool(absl::string_view)>& sink) {
+      return reader(from, [&](absl::string_view bytes) {
+        bool more = sink(bytes);
+        // sink has folded the entry in (if it was good): check prefix roots.
+        if (verifier.size() == checkpoint->size && root_at_checkpoint.empty()) {
+          root_at_checkpoint = verifier.root();
+        }
+        if (trusted && verifier.size() == trusted->size && root_at_trusted.empty()) {
+          root_at_trusted = verifier.root();
+        }
+        return more;
+      });
+    };
+    ParallelVerifyOptions verify = options.verify;
+    verify.expected_entries = available_entries;
+    ParallelVerifyResult result = VerifyEntries(watching, verifier, verify);
+    report.signatures_checked = result.signatures_checked;
 
-  if (verifier.size() < checkpoint->size) {
-    report.first_bad_index = verifier.size();
+    if (!result.status.ok()) {
+      report.entries_verified = result.first_bad_index;
+      if (result.read_error && !IsStoreDamage(result.status)) {
+        return finish(Finding::kUnreadable,
+                      absl::StrCat("reading entry ", result.first_bad_index, ": ",
+                                   result.status.message()));
+      }
+      report.first_bad_index = result.first_bad_index;
+      if (result.read_error) {
+        return finish(Finding::kChainDamage,
+                      absl::StrCat("entry ", result.first_bad_index, " is damaged in the store: ",
+                                   result.status.message()));
+      }
+      return finish(FindingForStatus(result.status.code()), std::string(result.status.message()));
+    }
+    verified = verifier.size();
+  }
+  report.entries_verified = verified;
+
+  if (verified < checkpoint->size) {
+    report.first_bad_index = verified;
     return finish(Finding::kChainDamage,
                   absl::StrCat("the checkpoint covers ", checkpoint->size, " entries but only ",
-                               verifier.size(), " are present: entries from ", verifier.size(),
+                               verified, " are present: entries from ", verified,
                                " are missing"));
   }
   report.computed_root = root_at_checkpoint;
@@ -138,10 +176,10 @@ AuditReport AuditLedger(const EntryReader& reader, uint64_t available_entries,
                                Base64Encode(checkpoint->root_hash)));
   }
   if (trusted) {
-    if (verifier.size() < trusted->size) {
+    if (verified < trusted->size) {
       return finish(Finding::kInconsistent,
                     absl::StrCat("history was truncated: a trusted checkpoint covers ",
-                                 trusted->size, " entries, the ledger now has ", verifier.size()));
+                                 trusted->size, " entries, the ledger now has ", verified));
     }
     if (root_at_trusted != trusted->root_hash) {
       return finish(Finding::kInconsistent,
@@ -152,8 +190,9 @@ AuditReport AuditLedger(const EntryReader& reader, uint64_t available_entries,
     }
   }
   return finish(Finding::kOk,
-                absl::StrCat(verifier.size(), " entries verified; checkpoint size ",
-                             checkpoint->size, " root ", Base64Encode(checkpoint->root_hash)));
+                absl::StrCat(verified, " entries verified; checkpoint size ",
+                             checkpoint->size, " root ", Base64Encode(checkpoint->root_hash),
+                             options.chain_only ? " (chain and Merkle checks only: no envelope signatures, registry or rules)" : ""));
 }
 
 }  // namespace trialog::ledger

@@ -52,6 +52,14 @@ struct AuditOptions {
   std::vector<StateMachine*> domain;  // domain rules to replay (not owned)
   // A checkpoint note the auditor trusted before (signed by the same key).
   std::optional<std::string> trusted_checkpoint;
+  // Chain and Merkle checks alone (ScanChain): the checkpoint signature,
+  // every entry's index, chain link and leaf hash, the root against the
+  // checkpoint and the trusted checkpoint; no envelope signatures, no
+  // registry, stream versions, event ids or rules (`domain` is unused).
+  // Findings are then only ok, unreadable, chain damage, checkpoint
+  // signature or inconsistent.
+  bool chain_only = false;
+  int chain_threads = 0;  // hashing threads for chain_only; 0 = all cores
 };
 
 struct AuditReport {

@@ -590,6 +590,46 @@ TEST(Tamper, ReSignedBundleFallsBackOnTheLedgersOwnChecks) {
   EXPECT_EQ(checked, 5);
 }
 
+// `verify --chain-only` (hashes, links, Merkle root, checkpoints; no
+// envelope signatures or rules) on the same damaged stores: it passes only
+// what the full verify passes (a tail truncated and re-signed by the ledger
+// key, with no trusted checkpoint); checkpoint, trust and read failures keep
+// their class; an entry problem is named at the same entry or, for damage
+// inside an entry's bytes, at the next entry's link (or as a root mismatch),
+// unless the history was re-chained and re-signed, which only a trusted
+// checkpoint can show (exit 7).
+TEST(Tamper, ChainOnlyScanCatchesEveryDamageInRocksDb) {
+  const Env& env = TamperSetup();
+  const std::string data = absl::StrCat("--data ", ShellQuote(env.data), " --trial ", env.trial);
+  Outcome pristine = RunVerify(env, data, /*trusted=*/true, " --chain-only");
+  ExpectOutcome(pristine, {0, "ok", std::nullopt}, "pristine data directory, chain only");
+  EXPECT_NE(pristine.output.find("\"chain_only\""), std::string::npos) << pristine.output;
+  for (const Damage& d : Damages(env)) {
+    SCOPED_TRACE(d.name);
+    View damaged = env.pristine;
+    d.apply(damaged);
+    const std::string copy = absl::StrCat(env.dir, "/chain_", Slug(d.name));
+    std::filesystem::remove_all(copy);
+    std::filesystem::copy(env.data, copy, std::filesystem::copy_options::recursive);
+    ApplyToRocks(TrialDir(copy, env.trial), env.pristine, damaged, d.rocks_delete_row);
+    Outcome o = RunVerify(env, absl::StrCat("--data ", ShellQuote(copy), " --trial ", env.trial), d.trusted,
+                          " --chain-only");
+    if (d.rocks.exit_code == 0 || d.rocks.exit_code == 2 || d.rocks.exit_code == 5 || d.rocks.exit_code == 7) {
+      ExpectOutcome(o, d.rocks, "chain only: " + d.name);
+    } else if (d.trusted && (d.rocks.exit_code == 4 || d.rocks.exit_code == 6) && o.exit_code == 7) {
+      EXPECT_EQ(o.result, "inconsistent") << d.name;
+    } else {
+      EXPECT_EQ(o.exit_code, 3) << d.name << "\n" << o.output;
+      EXPECT_EQ(o.result, "chain_damage") << d.name;
+      if (o.first_bad_index && d.rocks.first_bad_index) {
+        EXPECT_GE(*o.first_bad_index, *d.rocks.first_bad_index) << d.name << "\n" << o.output;
+        EXPECT_LE(*o.first_bad_index, *d.rocks.first_bad_index + 1) << d.name << "\n" << o.output;
+      }
+    }
+    RemoveUnlessKept(copy);
+  }
+}
+
 // Every damage changes what the verifier reads (no case is vacuous): the
 // damaged view differs from the pristine one.
 TEST(Tamper, EveryDamageChangesTheLedger) {

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "core/ledger/parallel_verifier.h"
 #include "core/merkle/merkle.h"
 #include "core/note/checkpoint.h"
 #include "core/util/bytes.h"
@@ -29,7 +30,9 @@ void RegisterCheckpoint(CLI::App& app, int* exit_code) {
       "Example:\n"
       "  trialog checkpoint --server 127.0.0.1:7443 --plaintext --trial imt-01 \\\n"
       "      --key @ledger.vkey --trusted @last.cp --save last.cp\n"
-      "Exit codes: 0 ok, 2 unreadable, 5 bad checkpoint signature, 7 inconsistent, 64 usage.");
+      "A data directory or bundle makes no proofs: both roots are recomputed from its entries.\n"
+      "Exit codes: 0 ok, 2 unreadable, 3 entries do not match the latest checkpoint,\n"
+      "5 bad checkpoint signature, 7 inconsistent, 64 usage.");
   AddSourceFlags(cmd, &flags->source);
   cmd->add_option("--key", flags->key, "The ledger's verifier key, or @FILE")->required();
   cmd->add_option("--trusted", flags->trusted, "FILE (or @FILE): a checkpoint note trusted earlier");
@@ -76,18 +79,52 @@ void RegisterCheckpoint(CLI::App& app, int* exit_code) {
         }
         consistency = "same tree as the trusted checkpoint";
       } else {
+        bool recomputed = false;
         absl::StatusOr<std::vector<std::string>> proof =
             (*source)->ConsistencyProof(trusted->size, cp->size);
-        if (!proof.ok()) return fail(2, proof.status().message());
-        if (absl::Status s = merkle::VerifyConsistency(trusted->size, cp->size, *proof,
-                                                       trusted->root_hash, cp->root_hash);
+        if (!proof.ok() && proof.status().code() == absl::StatusCode::kUnimplemented) {
+          // A data directory or bundle makes no proofs, but holds the
+          // entries: recompute both roots from them (chain and leaf hashes
+          // checked on the way, ledger::ScanChain).
+          ledger::ChainScanOptions scan;
+          scan.roots_at = {trusted->size, cp->size};
+          ledger::ChainScanResult r = ledger::ScanChain((*source)->Reader(), scan);
+          if (r.read_error) return fail(2, absl::StrCat("reading entries: ", r.status.message()));
+          auto root_at = [&](uint64_t size) {
+            auto it = r.roots.find(size);
+            return it == r.roots.end() ? std::string() : it->second;
+          };
+          if (r.status.ok() && r.size < trusted->size) {
+            return fail(7, absl::StrCat("history was truncated: the trusted checkpoint covers ", trusted->size,
+                                        " entries, the source holds ", r.size));
+          }
+          if (root_at(trusted->size) != trusted->root_hash) {
+            return fail(7, absl::StrCat("FORK or rewritten history: the source's first ", trusted->size,
+                                        " entries do not have the trusted checkpoint's root",
+                                        r.status.ok() ? "" : absl::StrCat(" (", r.status.message(), ")")));
+          }
+          if (root_at(cp->size) != cp->root_hash) {
+            return fail(3, absl::StrCat("the source's entries do not match its own latest checkpoint (size ",
+                                        cp->size, ")", r.status.ok() ? "" : absl::StrCat(": ", r.status.message()),
+                                        "; run `trialog verify`"));
+          }
+          recomputed = true;
+          consistency = absl::StrCat("extends the trusted checkpoint of size ", trusted->size,
+                                     " (both roots recomputed from the source's entries)");
+        }
+        if (!recomputed && !proof.ok()) return fail(2, proof.status().message());
+        if (absl::Status s = recomputed ? absl::OkStatus()
+                                        : merkle::VerifyConsistency(trusted->size, cp->size, *proof,
+                                                                    trusted->root_hash, cp->root_hash);
             !s.ok()) {
           return fail(7, absl::StrCat("FORK or rewritten history: size ", cp->size,
                                       " does not extend the trusted size ", trusted->size, ": ",
                                       s.message()));
         }
-        consistency = absl::StrCat("extends the trusted checkpoint of size ", trusted->size,
-                                   " (consistency proof of ", proof->size(), " hashes verified)");
+        if (!recomputed) {
+          consistency = absl::StrCat("extends the trusted checkpoint of size ", trusted->size,
+                                     " (consistency proof of ", proof->size(), " hashes verified)");
+        }
       }
     }
     if (!flags->save.empty()) {

@@ -47,7 +47,8 @@ void RegisterKeygen(CLI::App& app, int* exit_code) {
     if (absl::Status s = crypto::WriteKeyFile(flags->out, flags->name, key, *passphrase, params);
         !s.ok()) {
       std::cerr << "trialog keygen: " << s.message() << "\n";
-      *exit_code = kExitError;
+      // A bad name or empty passphrase is the caller's mistake (usage).
+      *exit_code = s.code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitError;
       return;
     }
     std::string vkey = note::FormatVerifierKey(flags->name, key.public_key());
