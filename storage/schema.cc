@@ -279,6 +279,26 @@ absl::Status Db::Write(rocksdb::WriteBatch* batch, bool sync) {
   return FromRocks(db_->Write(wo, batch), absl::StrCat("writing to ledger store ", dir_));
 }
 
+absl::StatusOr<uint64_t> LastStreamVersion(const Db& db, absl::string_view stream_id,
+                                           const rocksdb::Snapshot* snapshot) {
+  const std::string prefix = StreamPrefix(stream_id);
+  std::unique_ptr<rocksdb::Iterator> it = db.NewIterator(Cf::kStreams, snapshot);
+  it->SeekForPrev(ToSlice(StreamKey(stream_id, ~uint64_t{0})));
+  if (!it->Valid()) {
+    absl::Status s = FromRocks(it->status(), "scanning streams");
+    if (!s.ok()) return s;
+    return 0;
+  }
+  const rocksdb::Slice key = it->key();
+  const absl::string_view k(key.data(), key.size());
+  if (k.substr(0, prefix.size()) != prefix) return 0;
+  if (k.size() != prefix.size() + 8) {
+    return absl::DataLossError(absl::StrCat("streams key ", absl::BytesToHexString(k),
+                                            " of stream ", stream_id, " is not stream || 0x00 || be64"));
+  }
+  return DecodeBigEndian64(k.substr(prefix.size()));
+}
+
 std::unique_ptr<rocksdb::Iterator> Db::NewIterator(Cf cf, const rocksdb::Snapshot* snapshot) const {
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot;

@@ -213,13 +213,9 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
   } else if (auto cached = stream_heads_.find(env.stream_id()); cached != stream_heads_.end()) {
     version = cached->second;
   } else {
-    absl::StatusOr<bool> known = db_->Find(Cf::kStreamHeads, env.stream_id(), &value);
-    if (!known.ok()) return known.status();
-    if (*known) {
-      absl::StatusOr<uint64_t> v = DecodeU64Value(value, "a stream_heads row");
-      if (!v.ok()) return v.status();
-      version = *v;
-    }
+    absl::StatusOr<uint64_t> v = LastStreamVersion(*db_, env.stream_id());
+    if (!v.ok()) return v.status();
+    version = *v;
   }
   if (env.has_expected_stream_version() && env.expected_stream_version() != version) {
     return absl::AbortedError(absl::StrCat("stream ", env.stream_id(), " is at version ", version,
@@ -267,7 +263,8 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
 
   rocksdb::WriteBatch& w = batch.write;
   chain_.tree.Append(parsed.leaf_hash, [&](merkle::NodeId id, absl::string_view hash) {
-    w.Put(db_->handle(Cf::kNodes), ToSlice(NodeKey(id)), ToSlice(hash));
+    // Leaf hashes (level 0) are not stored: the entry row determines them.
+    if (id.level > 0) w.Put(db_->handle(Cf::kNodes), ToSlice(NodeKey(id)), ToSlice(hash));
     batch.cached_nodes.emplace_back(id, std::string(hash));  // NodeStore keeps recent ones
   });
   const std::string index_value = EncodeBigEndian64(index);
@@ -339,20 +336,10 @@ void Sequencer::ProcessBatch(std::vector<Request>& requests) {
           "signing the checkpoint failed; the ledger refuses appends until reopened: ",
           note.status().message()));
     } else {
+      // The checkpoint is the batch's only meta row: size and root are in
+      // it, the head and recorded_at are those of the last entry.
+      batch.write.Put(db_->handle(Cf::kMeta), ToSlice(kMetaCheckpoint), ToSlice(*note));
       rocksdb::WriteBatch& w = batch.write;
-      rocksdb::ColumnFamilyHandle* meta = db_->handle(Cf::kMeta);
-      const std::string size_value = EncodeBigEndian64(chain_.size);
-      const std::string recorded_value =
-          EncodeBigEndian64(static_cast<uint64_t>(chain_.last_recorded_at));
-      // One stream_heads row per stream the batch touched.
-      for (const auto& [stream, version] : batch.stream_versions) {
-        w.Put(db_->handle(Cf::kStreamHeads), ToSlice(stream), ToSlice(EncodeBigEndian64(version)));
-      }
-      w.Put(meta, ToSlice(kMetaSize), ToSlice(size_value));
-      w.Put(meta, ToSlice(kMetaHead), ToSlice(chain_.head));
-      w.Put(meta, ToSlice(kMetaRoot), ToSlice(root));
-      w.Put(meta, ToSlice(kMetaRecordedAt), ToSlice(recorded_value));
-      w.Put(meta, ToSlice(kMetaCheckpoint), ToSlice(*note));
       absl::Status write_status = db_->Write(&w, options_.sync);
       written = absl::Now();
       if (!write_status.ok()) {

@@ -140,7 +140,7 @@ class Sequencer {
   // Writer thread only.
   ChainState chain_;
   // Durable version of recently appended streams (a cache of the
-  // stream_heads rows, saving a RocksDB read per envelope); cleared when it
+  // streams column family, saving a RocksDB seek per envelope); cleared when it
   // would exceed kMaxCachedStreamHeads streams.
   static constexpr size_t kMaxCachedStreamHeads = size_t{1} << 18;
   absl::flat_hash_map<std::string, uint64_t> stream_heads_;

@@ -1,9 +1,11 @@
 // storage_bench: group-commit append throughput of storage::Ledger beside
 // the raw synced RocksDB WriteBatch rate of the same record size, measured
-// in the same run, for batch sizes 1, 8, 64 and 512; plus concurrent
-// appenders and the replay rate on reopen. Medians of N runs.
+// in the same run, for batch sizes 1, 8, 64 and 256; plus concurrent
+// appenders and the replay rate on reopen. Medians of N rounds; within a
+// round the ledger runs and the raw run alternate, so load changes hit both.
 //
-//   storage_bench [--runs=3] [--entries=30000] [--dir=/tmp] [--sync=1]
+//   storage_bench [--runs=5] [--entries=20000] [--depth=2] [--dir=/tmp] [--sync=1]
+//   storage_bench --only=64 [--depth=2]   (profiling: ledger runs only)
 //
 // Each run uses a fresh ledger directory. Envelopes are signed before the
 // clock starts (signature verification belongs to admission, not to the
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -43,8 +46,9 @@ constexpr char kOrigin[] = "trialog.bench/imt-bench-01";
 constexpr char kTrial[] = "imt-bench-01";
 
 struct Flags {
-  int runs = 3;
-  size_t entries = 30000;
+  int runs = 5;
+  int depth = 2;  // batches kept queued by the d>1 ledger client
+  size_t entries = 20000;
   std::string dir = "/tmp";
   bool sync = true;
   size_t only = 0;  // profile mode: only ledger runs of this batch size
@@ -60,9 +64,11 @@ Flags ParseFlags(int argc, char** argv) {
       return std::string(a.substr(prefix.size()));
     };
     if (auto v = value("runs")) {
-      if (!absl::SimpleAtoi(*v, &f.runs) || f.runs < 1) f.runs = 3;
+      if (!absl::SimpleAtoi(*v, &f.runs) || f.runs < 1) f.runs = 5;
+    } else if (auto dp = value("depth")) {
+      if (!absl::SimpleAtoi(*dp, &f.depth) || f.depth < 1) f.depth = 2;
     } else if (auto e = value("entries")) {
-      if (!absl::SimpleAtoi(*e, &f.entries) || f.entries < 512) f.entries = 30000;
+      if (!absl::SimpleAtoi(*e, &f.entries) || f.entries < 256) f.entries = 20000;
     } else if (auto d = value("dir")) {
       f.dir = *d;
     } else if (auto o = value("only")) {
@@ -70,7 +76,7 @@ Flags ParseFlags(int argc, char** argv) {
     } else if (auto s = value("sync")) {
       f.sync = *s != "0";
     } else {
-      std::fprintf(stderr, "usage: storage_bench [--runs=3] [--entries=30000] [--dir=/tmp] [--sync=1]\n");
+      std::fprintf(stderr, "usage: storage_bench [--runs=5] [--entries=20000] [--depth=2] [--dir=/tmp] [--sync=1] [--only=BATCH]\n");
       std::exit(2);
     }
   }
@@ -184,10 +190,15 @@ std::unique_ptr<Ledger> OpenLedger(const std::string& dir, const note::NoteSigne
   return *std::move(l);
 }
 
-// One client appends `n` notes in AppendAll calls of `batch` (max_batch =
-// batch, so each call is one group commit).
+// One client appends `n` notes in chunks of `batch` (max_batch = batch, so
+// each chunk is one group commit of exactly `batch` entries). With depth 1
+// the client waits for each chunk's answers before sending the next
+// (AppendAll); with depth d it keeps up to d chunks queued
+// (AppendAllAsync), so the writer never waits for the client. Either way
+// every WriteBatch holds `batch` entries and is synced before its callers
+// are answered.
 LedgerRun RunLedger(const Flags& f, const note::NoteSigner& signer, const Workload& w, size_t n,
-                    size_t batch, bool measure_replay) {
+                    size_t batch, int depth, bool measure_replay) {
   const std::string dir = FreshDir(f);
   LedgerRun out;
   {
@@ -198,17 +209,44 @@ LedgerRun RunLedger(const Flags& f, const note::NoteSigner& signer, const Worklo
     for (size_t i = 0; i < n; i += batch) {
       chunks.emplace_back(w.notes.begin() + i, w.notes.begin() + std::min(n, i + batch));
     }
+    absl::Mutex mu;
+    size_t outstanding = 0;  // requests submitted, not yet answered
     uint64_t bytes = 0;
     const double cpu0 = CpuSeconds();
     const absl::Time start = absl::Now();
     for (std::vector<Admitted>& chunk : chunks) {
-      for (const auto& r : ledger->AppendAll(std::move(chunk))) {
+      if (depth <= 1) {
+        for (const auto& r : ledger->AppendAll(std::move(chunk))) {
+          if (!r.ok()) {
+            std::fprintf(stderr, "append: %s\n", std::string(r.status().message()).c_str());
+            std::exit(1);
+          }
+          bytes += r->entry_bytes.size();
+        }
+        continue;
+      }
+      const size_t size = chunk.size();
+      {
+        absl::MutexLock lock(&mu);
+        const size_t limit = static_cast<size_t>(depth - 1) * batch;
+        auto room = [&] { return outstanding <= limit; };
+        mu.Await(absl::Condition(&room));
+        outstanding += size;
+      }
+      ledger->AppendAllAsync(std::move(chunk), [&](size_t, absl::StatusOr<AppendResult> r) {
         if (!r.ok()) {
           std::fprintf(stderr, "append: %s\n", std::string(r.status().message()).c_str());
           std::exit(1);
         }
+        absl::MutexLock lock(&mu);
         bytes += r->entry_bytes.size();
-      }
+        --outstanding;
+      });
+    }
+    {
+      absl::MutexLock lock(&mu);
+      auto done = [&] { return outstanding == 0; };
+      mu.Await(absl::Condition(&done));
     }
     out.rate = n / absl::ToDoubleSeconds(absl::Now() - start);
     out.cpu_us = (CpuSeconds() - cpu0) * 1e6 / n;
@@ -256,9 +294,9 @@ double RunRaw(const Flags& f, size_t n, size_t batch, size_t record_size, double
   return rate;
 }
 
-// The rows the ledger writes per entry (entry, its perfect nodes, event id,
-// stream row, stream head) and per batch (5 meta rows), with the same key
-// patterns, written raw: the RocksDB cost of the schema without the
+// The rows the ledger writes per entry (entry, the perfect nodes of levels
+// >= 1 it completes, event id, stream row) and per batch (the checkpoint),
+// with the same key patterns, written raw: the RocksDB cost of the schema without the
 // sequencer's work (checks, hashing, signing, Apply, answering).
 double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, double* cpu_us) {
   const std::string dir = FreshDir(f);
@@ -285,8 +323,7 @@ double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, do
         w.Put(d.handle(Cf::kEntries), EntryKey(i), value);
         uint64_t node = i;
         uint32_t level = 0;
-        w.Put(d.handle(Cf::kNodes), NodeKey({level, node}), hash);
-        while (node & 1) {
+        while (node & 1) {  // the nodes of levels >= 1 that leaf i completes
           node >>= 1;
           ++level;
           w.Put(d.handle(Cf::kNodes), NodeKey({level, node}), hash);
@@ -298,10 +335,6 @@ double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, do
         const std::string stream = absl::StrCat("subject/RU-01-", 1000 + s);
         ++versions[s];
         w.Put(d.handle(Cf::kStreams), StreamKey(stream, versions[s]), index);
-        w.Put(d.handle(Cf::kStreamHeads), stream, EncodeBigEndian64(versions[s]));
-      }
-      for (absl::string_view key : {kMetaSize, kMetaHead, kMetaRoot, kMetaRecordedAt}) {
-        w.Put(d.handle(Cf::kMeta), rocksdb::Slice(key.data(), key.size()), hash);
       }
       w.Put(d.handle(Cf::kMeta), "checkpoint", note);
       if (!d.Write(&w, f.sync).ok()) std::exit(1);
@@ -353,26 +386,39 @@ int Main(int argc, char** argv) {
 
   if (f.only > 0) {
     for (int r = 0; r < f.runs; ++r) {
-      LedgerRun l = RunLedger(f, signer, w, f.entries, f.only, false);
-      std::printf("batch %zu: %.0f appends/s, %.1f CPU µs/append\n", f.only, l.rate, l.cpu_us);
+      LedgerRun l = RunLedger(f, signer, w, f.entries, f.only, f.depth, false);
+      const SequencerStats& st = l.stats;
+      const double per = 1e6 / std::max<uint64_t>(1, st.entries_appended);
+      std::printf("batch %zu depth %d: %.0f appends/s, %.1f CPU µs/append; writer µs/entry: "
+                  "sequence %.1f, sign %.1f, write %.1f, answer %.1f\n",
+                  f.only, f.depth, l.rate, l.cpu_us, absl::ToDoubleSeconds(st.sequence_time) * per,
+                  absl::ToDoubleSeconds(st.sign_time) * per,
+                  absl::ToDoubleSeconds(st.write_time) * per,
+                  absl::ToDoubleSeconds(st.answer_time) * per);
     }
     return 0;
   }
-  std::printf("%-6s %9s %14s %14s %7s   %s\n", "batch", "entries", "ledger/s", "raw rec/s",
-              "ratio", "runs: ledger | raw");
+  std::printf("Per batch size, each round runs, in this order: ledger with 1 batch in flight,\n"
+              "ledger with %d batches queued, raw records, the ledger's rows written raw.\n"
+              "Columns are medians of the rounds; ratio = ledger / raw of the same rounds.\n\n",
+              f.depth);
+  std::printf("%-6s %8s %12s %12s %12s %7s %7s   %s\n", "batch", "entries", "ledger d=1",
+              "ledger d>1", "raw rec/s", "ratio1", "ratio>1", "rounds: d=1 | d>1 | raw");
   double replay = 0;
-  for (size_t batch : {size_t{1}, size_t{8}, size_t{64}, size_t{512}}) {
-    const size_t n = std::min(f.entries, batch == 1 ? size_t{1500} : batch == 8 ? size_t{8000} : f.entries);
-    std::vector<double> ledger_rates, raw_rates, replay_rates;
+  for (size_t batch : {size_t{1}, size_t{8}, size_t{64}, size_t{256}}) {
+    const size_t n = std::min(f.entries, batch == 1 ? size_t{1000} : batch == 8 ? size_t{6000} : f.entries);
+    std::vector<double> closed_rates, deep_rates, raw_rates, replay_rates;
     double entry_size = 0;
     LedgerRun last;
     std::vector<double> ledger_cpu, raw_cpus, rows_rates, rows_cpus;
     for (int r = 0; r < f.runs; ++r) {
-      LedgerRun l = RunLedger(f, signer, w, n, batch, /*measure_replay=*/batch == 512);
+      LedgerRun c = RunLedger(f, signer, w, n, batch, 1, /*measure_replay=*/batch == 256);
+      LedgerRun l = RunLedger(f, signer, w, n, batch, f.depth, false);
       last = l;
       entry_size = l.mean_entry;
-      ledger_rates.push_back(l.rate);
-      if (batch == 512) replay_rates.push_back(l.replay_rate);
+      closed_rates.push_back(c.rate);
+      deep_rates.push_back(l.rate);
+      if (batch == 256) replay_rates.push_back(c.replay_rate);
       double raw_cpu = 0, rows_cpu = 0;
       raw_rates.push_back(RunRaw(f, n, batch, static_cast<size_t>(entry_size), &raw_cpu));
       rows_rates.push_back(RunRawRows(f, n, batch, static_cast<size_t>(entry_size), &rows_cpu));
@@ -380,25 +426,29 @@ int Main(int argc, char** argv) {
       raw_cpus.push_back(raw_cpu);
       rows_cpus.push_back(rows_cpu);
     }
-    const double lm = Median(ledger_rates), rm = Median(raw_rates);
+    const double cm = Median(closed_rates), lm = Median(deep_rates), rm = Median(raw_rates);
     std::string runs;
-    for (double x : ledger_rates) absl::StrAppend(&runs, static_cast<int64_t>(x), " ");
+    for (double x : closed_rates) absl::StrAppend(&runs, static_cast<int64_t>(x), " ");
+    absl::StrAppend(&runs, "| ");
+    for (double x : deep_rates) absl::StrAppend(&runs, static_cast<int64_t>(x), " ");
     absl::StrAppend(&runs, "| ");
     for (double x : raw_rates) absl::StrAppend(&runs, static_cast<int64_t>(x), " ");
-    std::printf("%-6zu %9zu %14.0f %14.0f %6.0f%%   %s (entry %.0f B)\n", batch, n, lm, rm,
-                100.0 * lm / rm, runs.c_str(), entry_size);
+    std::printf("%-6zu %8zu %12.0f %12.0f %12.0f %6.0f%% %6.0f%%   %s(entry %.0f B)\n", batch, n,
+                cm, lm, rm, 100.0 * cm / rm, 100.0 * lm / rm, runs.c_str(), entry_size);
     const SequencerStats& st = last.stats;
     const double per = 1e6 / std::max<uint64_t>(1, st.entries_appended);
-    std::printf("       same rows written raw: %.0f entries/s (ledger = %.0f%% of it); "
-                "CPU µs/entry (median): ledger %.1f, raw record %.1f, raw rows %.1f\n",
-                Median(rows_rates), 100.0 * lm / Median(rows_rates), Median(ledger_cpu),
-                Median(raw_cpus), Median(rows_cpus));
-    std::printf("       writer wall µs/entry (last run): sequence %.1f, sign %.1f, write %.1f, "
-                "answer %.1f\n",
+    std::printf("       same rows written raw: %.0f entries/s; CPU µs/entry (median): ledger d>1 %.1f, "
+                "raw record %.1f, raw rows %.1f\n",
+                Median(rows_rates), Median(ledger_cpu), Median(raw_cpus), Median(rows_cpus));
+    std::printf("       writer wall µs/entry (last d>1 run): sequence %.1f, sign %.1f, write %.1f, "
+                "answer %.1f; %llu batches, largest %llu\n",
                 absl::ToDoubleSeconds(st.sequence_time) * per,
                 absl::ToDoubleSeconds(st.sign_time) * per, absl::ToDoubleSeconds(st.write_time) * per,
-                absl::ToDoubleSeconds(st.answer_time) * per);
-    if (batch == 512) replay = Median(replay_rates);
+                absl::ToDoubleSeconds(st.answer_time) * per,
+                static_cast<unsigned long long>(st.batches_written),
+                static_cast<unsigned long long>(st.largest_batch));
+    std::fflush(stdout);
+    if (batch == 256) replay = Median(replay_rates);
   }
   std::printf("\nreplay on reopen (%zu entries, registry only): %.0f entries/s (median)\n",
               f.entries, replay);
