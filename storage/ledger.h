@@ -148,7 +148,9 @@ class Ledger {
   // f must not call Append (it would deadlock the sequencer's next batch).
   template <typename F>
   auto ReadState(F&& f) const {
+    published_->state_readers_waiting().fetch_add(1, std::memory_order_relaxed);
     absl::ReaderMutexLock lock(&published_->state_mu());
+    published_->state_readers_waiting().fetch_sub(1, std::memory_order_relaxed);
     return std::forward<F>(f)();
   }
 
