@@ -13,6 +13,7 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/memtablerep.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
@@ -73,8 +74,10 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const std::shared_ptr<rocksdb::Cac
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   switch (cf) {
     case Cf::kEntries:
-      // Written once in key order, read in ranges.
+      // Written once in key order, read in ranges: every insert continues
+      // from the previous one (one hint for the whole family).
       o.write_buffer_size = 32 << 20;
+      o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
       break;
     case Cf::kNodes:
       o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(4));
@@ -83,6 +86,15 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const std::shared_ptr<rocksdb::Cac
       o.memtable_insert_with_hint_prefix_extractor = std::make_shared<StreamPrefixExtractor>();
       break;
     case Cf::kEventIds:
+      // Random 16-byte keys, only ever read by point lookups (never
+      // iterated): a hashed memtable (buckets by the first 4 bytes) keeps
+      // the single writer's inserts cheap; Bloom filters for the lookups of
+      // new ids, which are absent.
+      o.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(4));
+      o.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(1 << 16));
+      o.memtable_whole_key_filtering = true;
+      o.memtable_prefix_bloom_size_ratio = 0.05;
+      break;
     case Cf::kStreamHeads:
       o.memtable_whole_key_filtering = true;
       o.memtable_prefix_bloom_size_ratio = 0.05;

@@ -144,8 +144,8 @@ void Sequencer::Handoff(std::unique_ptr<Batch> batch) {
     };
     pipe_mu_.Await(absl::Condition(&idle));
     handed_ = std::move(batch);
+    ++handed_seq_;  // under pipe_mu_: the writer evaluates our Await conditions
   }
-  ++handed_seq_;
   const absl::Duration waited = absl::Now() - start;
   absl::MutexLock lock(&mu_);
   stats_.handoff_wait_time += waited;

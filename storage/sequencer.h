@@ -171,7 +171,9 @@ class Sequencer {
   // Sequencing thread only.
   ChainState chain_;
   bool state_locked_ = false;  // holds published_->state_mu() exclusively
-  uint64_t handed_seq_ = 0;    // number of batches handed to the writing thread
+  // Batches handed to the writing thread (written by this thread under
+  // pipe_mu_, read in Await conditions).
+  uint64_t handed_seq_ ABSL_GUARDED_BY(pipe_mu_) = 0;
   // Event ids of the last batch handed over (possibly not durable yet).
   absl::flat_hash_map<std::string, size_t> handed_event_ids_;
   // Version of recently appended streams as sequenced (a cache of the
