@@ -40,7 +40,9 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options,
   db_options.dir = options.dir;
   db_options.create_if_missing = options.create_if_missing;
   db_options.env = options.env;
+  const absl::Time rocks_start = absl::Now();
   TRIALOG_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(db_options));
+  const absl::Duration rocksdb_open_time = absl::Now() - rocks_start;
 
   std::unique_ptr<Ledger> ledger(new Ledger(std::move(checkpointer), std::move(db)));
   ledger->nodes_ = std::make_unique<NodeStore>(ledger->db_.get());
@@ -50,6 +52,7 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options,
       Recover(*ledger->db_, ledger->checkpointer_, *ledger->nodes_, registry, machines);
   if (!recovered.ok()) return Annotate(recovered.status(), options.dir);
   ledger->open_stats_ = recovered->stats;
+  ledger->open_stats_.rocksdb_open_time = rocksdb_open_time;
   ledger->published_->Publish(recovered->size, recovered->root, recovered->checkpoint);
   if (!recovered->damage.ok()) {
     const absl::Status damage = Annotate(recovered->damage, options.dir);

@@ -60,6 +60,14 @@ absl::Status CheckHead(const Db& db, const Checkpointer& checkpointer, NodeStore
 
   absl::StatusOr<note::Checkpoint> cp = checkpointer.Open(note);
   if (!cp.ok()) {
+    // No trusted size: readers of the damaged store see the stored entries.
+    std::unique_ptr<rocksdb::Iterator> it = db.NewIterator(Cf::kEntries);
+    it->SeekToLast();
+    if (it->Valid()) {
+      absl::StatusOr<uint64_t> last =
+          DecodeEntryKey(absl::string_view(it->key().data(), it->key().size()));
+      if (last.ok() && *last != ~uint64_t{0}) r->size = *last + 1;
+    }
     return absl::FailedPreconditionError(absl::StrCat(
         "the stored checkpoint does not open under the configured ledger key ",
         checkpointer.verifier_key(), ": ", cp.status().message()));
@@ -153,12 +161,17 @@ absl::StatusOr<Recovered> Recover(Db& db, const Checkpointer& checkpointer, Node
                                                       "\""));
   }
 
+  const absl::Time check_start = absl::Now();
   r.damage = CheckHead(db, checkpointer, nodes, &r);
+  r.stats.check_time = absl::Now() - check_start;
   if (!r.damage.ok()) {
     if (!absl::IsDataLoss(r.damage) && !absl::IsFailedPrecondition(r.damage)) return r.damage;  // I/O
     return r;
   }
-  if (absl::Status s = nodes.Load(r.size); !s.ok()) {
+  const absl::Time load_start = absl::Now();
+  absl::Status loaded = nodes.Load(r.size);
+  r.stats.node_load_time = absl::Now() - load_start;
+  if (absl::Status s = loaded; !s.ok()) {
     if (!absl::IsDataLoss(s)) return s;
     r.damage = s;
     return r;
