@@ -40,7 +40,9 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options,
   db_options.dir = options.dir;
   db_options.create_if_missing = options.create_if_missing;
   db_options.env = options.env;
+  const absl::Time rocks_start = absl::Now();
   TRIALOG_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(db_options));
+  const absl::Duration rocksdb_open_time = absl::Now() - rocks_start;
 
   std::unique_ptr<Ledger> ledger(new Ledger(std::move(checkpointer), std::move(db)));
   ledger->nodes_ = std::make_unique<NodeStore>(ledger->db_.get());
@@ -50,6 +52,7 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options,
       Recover(*ledger->db_, ledger->checkpointer_, *ledger->nodes_, registry, machines);
   if (!recovered.ok()) return Annotate(recovered.status(), options.dir);
   ledger->open_stats_ = recovered->stats;
+  ledger->open_stats_.rocksdb_open_time = rocksdb_open_time;
   ledger->published_->Publish(recovered->size, recovered->root, recovered->checkpoint);
   if (!recovered->damage.ok()) {
     const absl::Status damage = Annotate(recovered->damage, options.dir);
@@ -111,26 +114,35 @@ absl::StatusOr<AppendResult> Ledger::Append(Admitted admitted) {
   return result;
 }
 
+void Ledger::AppendAllAsync(std::vector<Admitted> admitted, DoneAt done) {
+  const size_t n = admitted.size();
+  if (n == 0) return;
+  if (!sequencer_) {
+    const absl::Status health = published_->health();
+    for (size_t i = 0; i < n; ++i) done(i, health);
+    return;
+  }
+  // One shared callback; each request's Done binds its position.
+  auto shared = std::make_shared<DoneAt>(std::move(done));
+  std::vector<Sequencer::Request> requests;
+  requests.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    requests.push_back(Sequencer::Request{
+        std::move(admitted[i]),
+        [shared, i](absl::StatusOr<AppendResult> r) { (*shared)(i, std::move(r)); }});
+  }
+  sequencer_->Submit(std::move(requests));
+}
+
 std::vector<absl::StatusOr<AppendResult>> Ledger::AppendAll(std::vector<Admitted> admitted) {
   const size_t n = admitted.size();
   std::vector<absl::StatusOr<AppendResult>> results(n, absl::UnknownError("not answered"));
   if (n == 0) return results;
-  if (!sequencer_) {
-    const absl::Status health = published_->health();
-    for (auto& r : results) r = health;
-    return results;
-  }
   absl::BlockingCounter pending(static_cast<int>(n));
-  std::vector<Sequencer::Request> requests;
-  requests.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    requests.push_back(Sequencer::Request{std::move(admitted[i]),
-                                          [&results, &pending, i](absl::StatusOr<AppendResult> r) {
-                                            results[i] = std::move(r);
-                                            pending.DecrementCount();
-                                          }});
-  }
-  sequencer_->Submit(std::move(requests));
+  AppendAllAsync(std::move(admitted), [&results, &pending](size_t i, absl::StatusOr<AppendResult> r) {
+    results[i] = std::move(r);
+    pending.DecrementCount();
+  });
   pending.Wait();
   return results;
 }

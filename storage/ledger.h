@@ -95,6 +95,12 @@ class Ledger {
   // Queues all together (they may share group commits, in this order) and
   // waits; result i answers admitted[i] alone.
   std::vector<absl::StatusOr<AppendResult>> AppendAll(std::vector<Admitted> admitted);
+  // As AppendAll without waiting: done(i, result) answers admitted[i], on
+  // the sequencer thread after its batch is durable (same rules as
+  // AppendAsync's callbacks), or at once on this thread when the ledger is
+  // closed or failed. Lets a caller keep several batches queued.
+  using DoneAt = std::function<void(size_t, absl::StatusOr<AppendResult>)>;
+  void AppendAllAsync(std::vector<Admitted> admitted, DoneAt done);
 
   // Durable state (what a reader may rely on).
   uint64_t size() const { return published_->size(); }
@@ -142,7 +148,9 @@ class Ledger {
   // f must not call Append (it would deadlock the sequencer's next batch).
   template <typename F>
   auto ReadState(F&& f) const {
+    published_->state_readers_waiting().fetch_add(1, std::memory_order_relaxed);
     absl::ReaderMutexLock lock(&published_->state_mu());
+    published_->state_readers_waiting().fetch_sub(1, std::memory_order_relaxed);
     return std::forward<F>(f)();
   }
 

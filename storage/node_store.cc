@@ -63,6 +63,18 @@ absl::StatusOr<std::string> NodeStore::GetNode(merkle::NodeId id) const {
       return r.hashes.substr((id.index - r.first) * merkle::kHashSize, merkle::kHashSize);
     }
   }
+  if (id.level == 0) {
+    // Leaf hashes are not stored: hash the entry row.
+    absl::StatusOr<std::string> entry = db_->Get(Cf::kEntries, EntryKey(id.index));
+    if (!entry.ok()) {
+      if (absl::IsNotFound(entry.status())) {
+        return absl::NotFoundError(absl::StrCat(NodeName(id), " is not in the store: entry ",
+                                                id.index, " is missing"));
+      }
+      return entry.status();
+    }
+    return merkle::HashLeaf(*entry);
+  }
   absl::StatusOr<std::string> value = db_->Get(Cf::kNodes, NodeKey(id));
   if (!value.ok()) {
     if (absl::IsNotFound(value.status())) {

@@ -1,5 +1,6 @@
 // Perfect Merkle nodes as a merkle::NodeSource over the `nodes` column
-// family, with every node at level >= kCacheMinLevel kept in memory (the
+// family (levels >= 1) and the `entries` one (a leaf hash, level 0, is the
+// hash of its entry row), with every node at level >= kCacheMinLevel kept in memory (the
 // nodes every proof of a large tree needs; about size/4 bytes of memory, so
 // 25 MB at 10^8 entries), and the lower nodes of the most recent
 // kRecentLeaves leaves too (about 4 MB), so the receipt of every fresh
@@ -40,8 +41,9 @@ class NodeStore : public merkle::NodeSource {
   // DATA_LOSS naming the node when one is missing or not 32 bytes.
   absl::Status Load(uint64_t size);
 
-  // The stored hash of node `id`: NOT_FOUND when absent, DATA_LOSS when
-  // malformed. The caller bounds `id` by the durable tree size.
+  // The stored hash of node `id` (for level 0, the leaf hash of the stored
+  // entry): NOT_FOUND when absent, DATA_LOSS when malformed. The caller
+  // bounds `id` by the durable tree size.
   absl::StatusOr<std::string> GetNode(merkle::NodeId id) const override;
 
   // Adds nodes that are now durable. Nodes of one level must arrive in

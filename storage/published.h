@@ -40,8 +40,14 @@ class Published {
   bool WaitForSize(uint64_t at_least, absl::Duration timeout) const;
 
   // Orders ReadState against Apply (the sequencer holds it exclusively from
-  // a batch's first Apply until the batch is durable and published).
+  // a batch's first Apply until the batch is durable and published, and
+  // across back-to-back batches while one is sequenced as the previous one
+  // is written).
   absl::Mutex& state_mu() const { return state_mu_; }
+  // Readers waiting for state_mu(): ReadState counts itself here while it
+  // waits, so the sequencer, which may hold the lock across pipelined
+  // batches, lets it in at the next batch boundary where all is durable.
+  std::atomic<int>& state_readers_waiting() const { return state_readers_waiting_; }
 
   // Writer side. Publish makes a new durable head visible and wakes waiters.
   void Publish(uint64_t size, std::string root, std::string checkpoint);
@@ -52,6 +58,7 @@ class Published {
 
  private:
   mutable absl::Mutex state_mu_;
+  mutable std::atomic<int> state_readers_waiting_{0};
   std::atomic<uint64_t> size_{0};
   mutable absl::Mutex mu_;
   std::string root_ ABSL_GUARDED_BY(mu_);

@@ -41,12 +41,7 @@ absl::Status Initialise(Db& db, const Checkpointer& checkpointer, Recovered* r) 
   TRIALOG_ASSIGN_OR_RETURN(std::string note, checkpointer.Sign(0, root));
   rocksdb::WriteBatch w;
   rocksdb::ColumnFamilyHandle* meta = db.handle(Cf::kMeta);
-  const std::string zero64 = EncodeBigEndian64(0);
   w.Put(meta, ToSlice(kMetaFormat), ToSlice(kFormatVersion));
-  w.Put(meta, ToSlice(kMetaSize), ToSlice(zero64));
-  w.Put(meta, ToSlice(kMetaHead), ToSlice(ledger::ZeroHash()));
-  w.Put(meta, ToSlice(kMetaRoot), ToSlice(root));
-  w.Put(meta, ToSlice(kMetaRecordedAt), ToSlice(zero64));
   w.Put(meta, ToSlice(kMetaCheckpoint), ToSlice(note));
   TRIALOG_RETURN_IF_ERROR(db.Write(&w, /*sync=*/true));
   r->chain.head = ledger::ZeroHash();
@@ -55,43 +50,32 @@ absl::Status Initialise(Db& db, const Checkpointer& checkpointer, Recovered* r) 
   return absl::OkStatus();
 }
 
-// The cheap checks: meta, checkpoint, border, head. Fills `r` on success.
+// The cheap checks: checkpoint, border, last entry. Fills `r` on success.
 absl::Status CheckHead(const Db& db, const Checkpointer& checkpointer, NodeStore& nodes,
                        Recovered* r) {
-  auto required = [&](absl::string_view key) -> absl::StatusOr<std::string> {
-    TRIALOG_ASSIGN_OR_RETURN(std::optional<std::string> v, Meta(db, key));
-    if (!v.has_value()) return absl::DataLossError(absl::StrCat("meta row \"", key, "\" is missing"));
-    return *std::move(v);
-  };
-  TRIALOG_ASSIGN_OR_RETURN(std::string size_value, required(kMetaSize));
-  TRIALOG_ASSIGN_OR_RETURN(const uint64_t size, DecodeU64Value(size_value, "meta size"));
-  r->size = size;
-  TRIALOG_ASSIGN_OR_RETURN(std::string root, required(kMetaRoot));
-  TRIALOG_RETURN_IF_ERROR(CheckHashValue(root, "meta root"));
-  r->root = root;
-  TRIALOG_ASSIGN_OR_RETURN(std::string head, required(kMetaHead));
-  TRIALOG_RETURN_IF_ERROR(CheckHashValue(head, "meta head"));
-  TRIALOG_ASSIGN_OR_RETURN(std::string recorded_value, required(kMetaRecordedAt));
-  TRIALOG_ASSIGN_OR_RETURN(const uint64_t recorded_at,
-                           DecodeU64Value(recorded_value, "meta recorded_at"));
-  TRIALOG_ASSIGN_OR_RETURN(std::string note, required(kMetaCheckpoint));
+  TRIALOG_ASSIGN_OR_RETURN(std::optional<std::string> stored_note, Meta(db, kMetaCheckpoint));
+  if (!stored_note.has_value()) return absl::DataLossError("meta row \"checkpoint\" is missing");
+  const std::string note = *std::move(stored_note);
   r->checkpoint = note;
 
   absl::StatusOr<note::Checkpoint> cp = checkpointer.Open(note);
   if (!cp.ok()) {
+    // No trusted size: readers of the damaged store see the stored entries.
+    std::unique_ptr<rocksdb::Iterator> it = db.NewIterator(Cf::kEntries);
+    it->SeekToLast();
+    if (it->Valid()) {
+      absl::StatusOr<uint64_t> last =
+          DecodeEntryKey(absl::string_view(it->key().data(), it->key().size()));
+      if (last.ok() && *last != ~uint64_t{0}) r->size = *last + 1;
+    }
     return absl::FailedPreconditionError(absl::StrCat(
         "the stored checkpoint does not open under the configured ledger key ",
         checkpointer.verifier_key(), ": ", cp.status().message()));
   }
-  if (cp->size != size) {
-    return absl::DataLossError(absl::StrCat("the signed checkpoint is for size ", cp->size,
-                                            " but meta size is ", size));
-  }
-  if (cp->root_hash != root) {
-    return absl::DataLossError(absl::StrCat("the signed checkpoint's root ",
-                                            HexEncode(cp->root_hash), " differs from meta root ",
-                                            HexEncode(root)));
-  }
+  const uint64_t size = cp->size;
+  const std::string root = cp->root_hash;
+  r->size = size;
+  r->root = root;
 
   std::vector<std::string> border;
   for (const merkle::NodeId& id : merkle::PerfectNodes(merkle::Range{0, size})) {
@@ -110,41 +94,39 @@ absl::Status CheckHead(const Db& db, const Checkpointer& checkpointer, NodeStore
         ", differs from the signed root ", HexEncode(root), " (a border node was changed)"));
   }
 
-  if (size == 0) {
-    if (head != ledger::ZeroHash()) {
-      return absl::DataLossError("meta head of the empty ledger is not 32 zero bytes");
-    }
-  } else {
+  std::string head = ledger::ZeroHash();
+  int64_t recorded_at = 0;
+  if (size > 0) {
     absl::StatusOr<std::string> last = db.Get(Cf::kEntries, EntryKey(size - 1));
     if (!last.ok()) {
       if (absl::IsNotFound(last.status())) {
-        return absl::DataLossError(
-            absl::StrCat("the last entry, ", size - 1, ", is missing (stored size ", size, ")"));
+        return absl::DataLossError(absl::StrCat("the last entry, ", size - 1,
+                                                ", is missing (signed size ", size, ")"));
       }
       return last.status();
     }
-    const std::string leaf = merkle::HashLeaf(*last);
-    if (leaf != head) {
-      return absl::DataLossError(absl::StrCat("the last entry, ", size - 1, ", hashes to ",
-                                              HexEncode(leaf), " but the stored head is ",
-                                              HexEncode(head)));
+    absl::StatusOr<ledger::ParsedEntry> parsed = ledger::ParseEntry(*last);
+    if (!parsed.ok()) {
+      return absl::DataLossError(absl::StrCat("the last entry, ", size - 1,
+                                              ", does not parse: ", parsed.status().message()));
     }
-    absl::StatusOr<std::string> leaf_node = nodes.GetNode({0, size - 1});
-    if (!leaf_node.ok() || *leaf_node != head) {
-      return absl::DataLossError(absl::StrCat("leaf node (0, ", size - 1,
-                                              ") does not hold the head's leaf hash"));
+    if (parsed->entry.index() != size - 1) {
+      return absl::DataLossError(absl::StrCat("the last entry, ", size - 1, ", claims index ",
+                                              parsed->entry.index()));
     }
+    head = parsed->leaf_hash;
+    recorded_at = parsed->entry.recorded_at_unix_micros();
   }
   absl::StatusOr<std::string> beyond = db.Get(Cf::kEntries, EntryKey(size));
   if (beyond.ok()) {
     return absl::DataLossError(
-        absl::StrCat("an entry is stored at index ", size, ", beyond the stored size"));
+        absl::StrCat("an entry is stored at index ", size, ", beyond the signed size"));
   }
   if (!absl::IsNotFound(beyond.status())) return beyond.status();
 
   r->chain.size = size;
   r->chain.head = head;
-  r->chain.last_recorded_at = static_cast<int64_t>(recorded_at);
+  r->chain.last_recorded_at = recorded_at;
   r->chain.tree = std::move(tree);
   return absl::OkStatus();
 }
@@ -157,9 +139,9 @@ absl::StatusOr<Recovered> Recover(Db& db, const Checkpointer& checkpointer, Node
   Recovered r;
   TRIALOG_ASSIGN_OR_RETURN(std::optional<std::string> format, Meta(db, kMetaFormat));
   if (!format.has_value()) {
-    TRIALOG_ASSIGN_OR_RETURN(std::optional<std::string> size, Meta(db, kMetaSize));
+    TRIALOG_ASSIGN_OR_RETURN(std::optional<std::string> note, Meta(db, kMetaCheckpoint));
     TRIALOG_ASSIGN_OR_RETURN(bool has_entries, HasAnyEntry(db));
-    if (!size.has_value() && !has_entries) {
+    if (!note.has_value() && !has_entries) {
       // New (or created but never initialised before a crash).
       TRIALOG_RETURN_IF_ERROR(Initialise(db, checkpointer, &r));
       return r;
@@ -167,18 +149,29 @@ absl::StatusOr<Recovered> Recover(Db& db, const Checkpointer& checkpointer, Node
     r.damage = absl::DataLossError("meta row \"format\" is missing but the store holds data");
     return r;
   }
+  if (*format == kFormatVersion1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "store format is \"", *format, "\" (with level-0 node, stream_heads and meta size/head/"
+        "root/recorded_at rows); this build reads \"", kFormatVersion,
+        "\": export the ledger with the older build and re-import it, or keep using that build"));
+  }
   if (*format != kFormatVersion) {
     return absl::FailedPreconditionError(absl::StrCat("store format is \"", *format,
                                                       "\"; this build reads \"", kFormatVersion,
                                                       "\""));
   }
 
+  const absl::Time check_start = absl::Now();
   r.damage = CheckHead(db, checkpointer, nodes, &r);
+  r.stats.check_time = absl::Now() - check_start;
   if (!r.damage.ok()) {
     if (!absl::IsDataLoss(r.damage) && !absl::IsFailedPrecondition(r.damage)) return r.damage;  // I/O
     return r;
   }
-  if (absl::Status s = nodes.Load(r.size); !s.ok()) {
+  const absl::Time load_start = absl::Now();
+  absl::Status loaded = nodes.Load(r.size);
+  r.stats.node_load_time = absl::Now() - load_start;
+  if (absl::Status s = loaded; !s.ok()) {
     if (!absl::IsDataLoss(s)) return s;
     r.damage = s;
     return r;

@@ -2,17 +2,21 @@
 // against its signed checkpoint and resume exactly where it stopped.
 //
 // Checks, in order (the first failure is the damage reported):
-//   meta rows present and well-formed (DATA_LOSS);
-//   the stored checkpoint opens under the ledger key and names this origin
-//   (FAILED_PRECONDITION: wrong key or origin configured, or a forged note),
-//   and its size and root equal meta (DATA_LOSS);
-//   the right-border nodes rebuild the stored root (DATA_LOSS);
-//   the last entry hashes to the stored head and to leaf node (0, size-1)
-//   (DATA_LOSS);
+//   meta "format" is trialog-storage/2 (a format-1 or foreign store:
+//   FAILED_PRECONDITION, an error of Recover itself);
+//   meta "checkpoint" is present (DATA_LOSS), opens under the ledger key
+//   and names this origin (FAILED_PRECONDITION: wrong key or origin
+//   configured, or a forged note); its size and root are the store's;
+//   the right-border nodes (a border leaf hashed from its entry) rebuild the
+//   signed root (DATA_LOSS);
+//   entry size-1 exists, parses and claims that index, and no entry is
+//   stored at index size (DATA_LOSS); it gives the chain head and the last
+//   recorded_at;
 //   then every entry is replayed through the registry and the state
 //   machines while being re-hashed, chain-checked and compared with the
-//   stored perfect nodes (ScrubStore with stop_at_first; DATA_LOSS naming
-//   the first bad index and the kind of damage).
+//   stored perfect nodes and the signed root (ScrubStore with
+//   stop_at_first; DATA_LOSS naming the first bad index and the kind of
+//   damage).
 //
 // Thread-safety: call before the ledger is shared.
 
@@ -39,11 +43,16 @@ struct OpenStats {
   uint64_t replayed_entries = 0;      // entries folded into the state machines
   absl::Duration replay_time;         // wall time of the replay walk
   absl::Duration open_time;           // whole Open, RocksDB included
+  // Parts of open_time before the walk: RocksDB's DB::Open, the cheap
+  // checks (checkpoint, border, last entry) and loading the node cache.
+  absl::Duration rocksdb_open_time;
+  absl::Duration check_time;
+  absl::Duration node_load_time;
 };
 
 struct Recovered {
   ChainState chain;          // resume point for the sequencer
-  uint64_t size = 0;         // durable size for readers (meta size, even if damaged)
+  uint64_t size = 0;         // durable size for readers (signed size, even if damaged)
   std::string root;          // root at `size` ("" if unknown)
   std::string checkpoint;    // stored signed checkpoint ("" if unknown)
   absl::Status damage;       // OK, or why the store must not be appended to

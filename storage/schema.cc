@@ -13,6 +13,7 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/memtablerep.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
@@ -74,8 +75,10 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const std::shared_ptr<rocksdb::Cac
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   switch (cf) {
     case Cf::kEntries:
-      // Written once in key order, read in ranges.
+      // Written once in key order, read in ranges: every insert continues
+      // from the previous one (one hint for the whole family).
       o.write_buffer_size = 32 << 20;
+      o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
       break;
     case Cf::kNodes:
       o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(4));
@@ -84,6 +87,15 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const std::shared_ptr<rocksdb::Cac
       o.memtable_insert_with_hint_prefix_extractor = std::make_shared<StreamPrefixExtractor>();
       break;
     case Cf::kEventIds:
+      // Random 16-byte keys, only ever read by point lookups (never
+      // iterated): a hashed memtable (buckets by the first 4 bytes) keeps
+      // the single writer's inserts cheap; Bloom filters for the lookups of
+      // new ids, which are absent.
+      o.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(4));
+      o.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(1 << 16));
+      o.memtable_whole_key_filtering = true;
+      o.memtable_prefix_bloom_size_ratio = 0.05;
+      break;
     case Cf::kStreamHeads:
       o.memtable_whole_key_filtering = true;
       o.memtable_prefix_bloom_size_ratio = 0.05;
@@ -303,6 +315,26 @@ absl::Status Db::Write(rocksdb::WriteBatch* batch, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   return FromRocks(db_->Write(wo, batch), absl::StrCat("writing to ledger store ", dir_));
+}
+
+absl::StatusOr<uint64_t> LastStreamVersion(const Db& db, absl::string_view stream_id,
+                                           const rocksdb::Snapshot* snapshot) {
+  const std::string prefix = StreamPrefix(stream_id);
+  std::unique_ptr<rocksdb::Iterator> it = db.NewIterator(Cf::kStreams, snapshot);
+  it->SeekForPrev(ToSlice(StreamKey(stream_id, ~uint64_t{0})));
+  if (!it->Valid()) {
+    absl::Status s = FromRocks(it->status(), "scanning streams");
+    if (!s.ok()) return s;
+    return 0;
+  }
+  const rocksdb::Slice key = it->key();
+  const absl::string_view k(key.data(), key.size());
+  if (k.substr(0, prefix.size()) != prefix) return 0;
+  if (k.size() != prefix.size() + 8) {
+    return absl::DataLossError(absl::StrCat("streams key ", absl::BytesToHexString(k),
+                                            " of stream ", stream_id, " is not stream || 0x00 || be64"));
+  }
+  return DecodeBigEndian64(k.substr(prefix.size()));
 }
 
 std::unique_ptr<rocksdb::Iterator> Db::NewIterator(Cf cf, const rocksdb::Snapshot* snapshot) const {

@@ -12,28 +12,30 @@
 //   nodes          be32 level || be64 index           32-byte hash of the perfect Merkle
 //                                                     node over leaves
 //                                                     [index << level, (index+1) << level);
-//                                                     level 0 = leaf hashes
+//                                                     levels >= 1 only: a leaf hash (level
+//                                                     0) is derived from its entry row
 //   event_ids      16-byte event id                   be64 index of the entry carrying it
 //   streams        stream_id || 0x00 || be64 version  be64 index of that stream version
-//                                                     (versions start at 1)
-//   stream_heads   stream_id                          be64 current version of the stream
-//   meta           "format"                           "trialog-storage/1"
-//                  "size"                             be64 number of entries
-//                  "head"                             32-byte leaf hash of entry size-1
-//                                                     (32 zero bytes when size = 0)
-//                  "root"                             32-byte RFC 6962 root at "size"
-//                  "recorded_at"                      be64 recorded_at_unix_micros of entry
-//                                                     size-1 (0 when size = 0)
+//                                                     (versions start at 1; a stream's
+//                                                     current version is its last key)
+//   stream_heads   (empty since format 2; kept so the column families never change)
+//   meta           "format"                           "trialog-storage/2"
 //                  "checkpoint"                       C2SP signed note of the checkpoint
-//                                                     (origin, size, root) above
+//                                                     (origin, size, root) of the store:
+//                                                     the stored size and root ARE its
+//                                                     size and root
 //   default        (unused; RocksDB requires it)
 //
+// The chain head and last recorded_at are those of entry size-1 (32 zero
+// bytes and 0 when the store is empty); nothing else stores them.
 // Stream ids are non-empty and never contain 0x00, so the streams key is
 // unambiguous and one stream's versions are contiguous and ordered.
-// Every append is ONE WriteBatch holding its entries, the perfect nodes
-// they complete, the index rows and the new meta values (with the checkpoint
-// signed over the new size), so the store is always at a committed size.
-// Nothing is ever overwritten except the meta rows and stream_heads.
+// Every append is ONE WriteBatch holding its entries, the perfect nodes of
+// levels >= 1 they complete, the index rows and the new checkpoint (signed
+// over the new size), so the store is always at a committed size. Nothing is
+// ever overwritten except meta "checkpoint". Per entry that is 3 rows plus
+// about one node row (a leaf completes on average one node of level >= 1),
+// and one meta row per batch.
 //
 // Thread-safety: Db is safe for concurrent use (RocksDB is); Open/Close are
 // not concurrent with anything else.
@@ -77,14 +79,13 @@ inline constexpr int kCfCount = 6;
 // The RocksDB name of a column family ("entries", "nodes", ...).
 absl::string_view CfName(Cf cf);
 
-inline constexpr absl::string_view kFormatVersion = "trialog-storage/1";
+inline constexpr absl::string_view kFormatVersion = "trialog-storage/2";
+// Format 1 (before 2026-11-28) also stored level-0 nodes, stream_heads rows
+// and meta "size", "head", "root", "recorded_at"; this build refuses it.
+inline constexpr absl::string_view kFormatVersion1 = "trialog-storage/1";
 
 // meta keys.
 inline constexpr absl::string_view kMetaFormat = "format";
-inline constexpr absl::string_view kMetaSize = "size";
-inline constexpr absl::string_view kMetaHead = "head";
-inline constexpr absl::string_view kMetaRoot = "root";
-inline constexpr absl::string_view kMetaRecordedAt = "recorded_at";
 inline constexpr absl::string_view kMetaCheckpoint = "checkpoint";
 
 // Key encodings.
@@ -102,6 +103,12 @@ absl::StatusOr<merkle::NodeId> DecodeNodeKey(absl::string_view key);
 absl::StatusOr<uint64_t> DecodeU64Value(absl::string_view value, absl::string_view what);
 // A 32-byte hash value read from `what`.
 absl::Status CheckHashValue(absl::string_view value, absl::string_view what);
+
+// The stream's last stored version (its greatest streams key; 0 when it
+// has none), read through `snapshot` if given. DATA_LOSS on a malformed key.
+class Db;
+absl::StatusOr<uint64_t> LastStreamVersion(const Db& db, absl::string_view stream_id,
+                                           const rocksdb::Snapshot* snapshot = nullptr);
 
 // INVALID_ARGUMENT unless `stream_id` can be stored (non-empty, no 0x00).
 absl::Status ValidateStreamId(absl::string_view stream_id);

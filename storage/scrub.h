@@ -1,9 +1,9 @@
 // Scrub: re-derives everything a ledger store commits to from its entries
 // and compares it with what is stored. Every entry is re-hashed and parsed,
 // chain links (index, prev_leaf_hash, recorded_at order, stream versions)
-// are checked, the Merkle tree is rebuilt and every perfect node compared
-// with the stored one, the root with the stored root and the signed
-// checkpoint, and (optionally) the event-id and stream indexes with the
+// are checked, the Merkle tree is rebuilt and every stored perfect node
+// (levels >= 1) compared with the rebuilt one, the root with the signed
+// checkpoint's, and (optionally) the event-id and stream indexes with the
 // entries they point at.
 //
 // Thread-safety: ScrubStore reads through a RocksDB snapshot, so it may run
@@ -29,13 +29,14 @@ namespace trialog::storage {
 enum class DamageKind {
   kMissingEntry,      // no entry at an index below the stored size
   kUnparsableEntry,   // entry bytes do not parse as a well-formed Entry
-  kHashMismatch,      // entry bytes do not hash to the stored leaf node (0, i)
+  kHashMismatch,      // entry i's leaf hash is not what entry i+1 links to (or, for the
+                      // last entry, what the signed root needs)
   kChainBreak,        // wrong index field, prev_leaf_hash, recorded_at order or stream version
   kMissingNode,       // a perfect node of the tree is not stored
   kNodeMismatch,      // a stored perfect node differs from the one rebuilt from the entries
   kRootMismatch,      // rebuilt root differs from the stored root / checkpoint root
-  kIndexMismatch,     // event_ids / streams / stream_heads row disagrees with the entries
-  kMetaMismatch,      // meta rows missing, malformed or inconsistent (size, head, ...)
+  kIndexMismatch,     // event_ids / streams row disagrees with the entries
+  kMetaMismatch,      // meta format wrong, or an entry beyond the signed size
   kBadCheckpoint,     // stored checkpoint does not open under the ledger key
 };
 // "missing entry", "hash mismatch", ...
@@ -44,13 +45,14 @@ absl::string_view DamageKindName(DamageKind kind);
 struct Damage {
   DamageKind kind;
   // The entry index the damage is at; for a node, the first leaf it covers;
-  // for root / meta / checkpoint / stream_heads damage, the stored size.
+  // for root / meta / checkpoint / index-table damage, the signed size.
   uint64_t index = 0;
   std::string detail;  // what differs, with the values
 };
 
 struct ScrubReport {
-  uint64_t size = 0;             // stored size (from meta)
+  uint64_t size = 0;             // signed size (from the stored checkpoint; without
+                                 // one, the last entry key + 1)
   uint64_t entries_checked = 0;  // entries read and re-hashed
   uint64_t nodes_checked = 0;    // stored perfect nodes compared
   uint64_t damage_count = 0;     // all damages found (damages holds the first ones)
@@ -65,7 +67,7 @@ struct ScrubReport {
 };
 
 struct ScrubOptions {
-  bool check_indexes = true;   // also check event_ids, streams, stream_heads
+  bool check_indexes = true;   // also check event_ids, streams (and stream_heads empty)
   bool stop_at_first = false;  // stop walking at the first damage
   // Called with (entries done, total) every few thousand entries and at the end.
   std::function<void(uint64_t done, uint64_t total)> progress;

@@ -31,7 +31,7 @@ absl::Status AlreadyUsed(absl::string_view event_id, uint64_t index) {
 
 // Everything one batch accumulates before its write.
 struct Sequencer::Batch {
-  std::vector<Request>* requests;
+  std::vector<Request> requests;
   std::vector<absl::StatusOr<AppendResult>> results;
   rocksdb::WriteBatch write;
   std::vector<std::pair<merkle::NodeId, std::string>> cached_nodes;  // for NodeStore::Publish
@@ -39,7 +39,12 @@ struct Sequencer::Batch {
   absl::flat_hash_map<std::string, uint64_t> stream_versions;  // pending stream heads
   int64_t now = 0;
   uint64_t appended = 0;
-  bool locked = false;  // holds published_->state_mu() exclusively
+  // Set when appended > 0: the new head, and the checkpoint signed over it
+  // (or why signing failed).
+  uint64_t size = 0;
+  std::string root;
+  absl::StatusOr<std::string> note = absl::UnknownError("not signed");
+  absl::Duration sequence_time, sign_time;
 };
 
 Sequencer::Sequencer(const SequencerOptions& options, Db* db, NodeStore* nodes,
@@ -54,7 +59,8 @@ Sequencer::Sequencer(const SequencerOptions& options, Db* db, NodeStore* nodes,
       machines_(std::move(machines)),
       published_(published),
       chain_(std::move(chain)) {
-  writer_ = std::thread([this] { Run(); });
+  writer_ = std::thread([this] { RunWrites(); });
+  sequencer_ = std::thread([this] { Run(); });
 }
 
 Sequencer::~Sequencer() { Close(); }
@@ -81,6 +87,11 @@ void Sequencer::Close() {
     absl::MutexLock lock(&mu_);
     closing_ = true;
   }
+  if (sequencer_.joinable()) sequencer_.join();  // hands over everything queued
+  {
+    absl::MutexLock lock(&pipe_mu_);
+    sequencer_done_ = true;
+  }
   if (writer_.joinable()) writer_.join();
 }
 
@@ -92,6 +103,13 @@ SequencerStats Sequencer::stats() const {
 void Sequencer::Run() {
   const size_t max_batch = std::max<size_t>(1, options_.max_batch);
   for (;;) {
+    bool idle;
+    {
+      absl::MutexLock lock(&mu_);
+      idle = queue_.empty();
+    }
+    // Nothing to overlap with: let readers in once all is durable.
+    if (idle) ReleaseState();
     std::vector<Request> requests;
     {
       absl::MutexLock lock(&mu_);
@@ -99,7 +117,7 @@ void Sequencer::Run() {
         return !queue_.empty() || closing_;
       };
       mu_.Await(absl::Condition(&ready));
-      if (queue_.empty()) return;  // closing, and everything queued is done
+      if (queue_.empty()) break;  // closing, and everything queued is handed over
       const size_t n = std::min(max_batch, queue_.size());
       requests.reserve(n);
       for (size_t i = 0; i < n; ++i) {
@@ -108,7 +126,62 @@ void Sequencer::Run() {
       }
       stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, n);
     }
-    ProcessBatch(requests);
+    if (state_locked_ && published_->state_readers_waiting().load(std::memory_order_relaxed) > 0) {
+      ReleaseState();  // a reader waits: a durable boundary first
+    }
+    std::unique_ptr<Batch> batch = Prepare(std::move(requests));
+    if (batch != nullptr) Handoff(std::move(batch));
+  }
+  ReleaseState();
+}
+
+void Sequencer::Handoff(std::unique_ptr<Batch> batch) {
+  const absl::Time start = absl::Now();
+  {
+    absl::MutexLock lock(&pipe_mu_);
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) {
+      return finished_seq_ == handed_seq_;
+    };
+    pipe_mu_.Await(absl::Condition(&idle));
+    handed_ = std::move(batch);
+    ++handed_seq_;  // under pipe_mu_: the writer evaluates our Await conditions
+  }
+  const absl::Duration waited = absl::Now() - start;
+  absl::MutexLock lock(&mu_);
+  stats_.handoff_wait_time += waited;
+}
+
+void Sequencer::WaitDrained() {
+  absl::MutexLock lock(&pipe_mu_);
+  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) {
+    return finished_seq_ == handed_seq_;
+  };
+  pipe_mu_.Await(absl::Condition(&drained));
+}
+
+void Sequencer::ReleaseState() {
+  if (!state_locked_) return;
+  WaitDrained();
+  published_->state_mu().WriterUnlock();
+  state_locked_ = false;
+}
+
+void Sequencer::RunWrites() {
+  for (;;) {
+    std::unique_ptr<Batch> batch;
+    {
+      absl::MutexLock lock(&pipe_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) {
+        return handed_ != nullptr || sequencer_done_;
+      };
+      pipe_mu_.Await(absl::Condition(&ready));
+      if (handed_ == nullptr) return;
+      batch = std::move(handed_);
+    }
+    Commit(*batch);
+    batch.reset();
+    absl::MutexLock lock(&pipe_mu_);
+    ++finished_seq_;
   }
 }
 
@@ -170,7 +243,7 @@ absl::StatusOr<AppendResult> Sequencer::StoredDuplicate(const Request& request, 
 }
 
 absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t position) {
-  Request& request = (*batch.requests)[position];
+  Request& request = batch.requests[position];
   const Admitted& admitted = request.admitted;
   const v1::Envelope& env = admitted.envelope;
 
@@ -188,7 +261,7 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
 
   // 1. Idempotency.
   if (auto it = batch.event_ids.find(env.event_id()); it != batch.event_ids.end()) {
-    const Request& original = (*batch.requests)[it->second];
+    const Request& original = batch.requests[it->second];
     const AppendResult& first = *batch.results[it->second];
     if (!SameSignedEnvelope(original.admitted.signed_envelope, admitted.signed_envelope)) {
       return AlreadyUsed(env.event_id(), first.index);
@@ -196,6 +269,12 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
     AppendResult dup = first;
     dup.duplicate = true;
     return dup;
+  }
+  if (handed_event_ids_.contains(env.event_id())) {
+    // In the batch being written: answer from the store once it is there.
+    WaitDrained();
+    handed_event_ids_.clear();
+    if (absl::Status health = published_->health(); !health.ok()) return health;
   }
   std::string value;
   absl::StatusOr<bool> used = db_->Find(Cf::kEventIds, env.event_id(), &value);
@@ -213,13 +292,9 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
   } else if (auto cached = stream_heads_.find(env.stream_id()); cached != stream_heads_.end()) {
     version = cached->second;
   } else {
-    absl::StatusOr<bool> known = db_->Find(Cf::kStreamHeads, env.stream_id(), &value);
-    if (!known.ok()) return known.status();
-    if (*known) {
-      absl::StatusOr<uint64_t> v = DecodeU64Value(value, "a stream_heads row");
-      if (!v.ok()) return v.status();
-      version = *v;
-    }
+    absl::StatusOr<uint64_t> v = LastStreamVersion(*db_, env.stream_id());
+    if (!v.ok()) return v.status();
+    version = *v;
   }
   if (env.has_expected_stream_version() && env.expected_stream_version() != version) {
     return absl::AbortedError(absl::StrCat("stream ", env.stream_id(), " is at version ", version,
@@ -258,16 +333,17 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
   parsed.envelope = std::move(request.admitted.envelope);
   const v1::Envelope& stored_env = parsed.envelope;
 
-  if (!batch.locked) {
+  if (!state_locked_) {
     published_->state_mu().WriterLock();
-    batch.locked = true;
+    state_locked_ = true;
   }
   if (registry_ != nullptr) registry_->Apply(parsed);
   for (ledger::StateMachine* m : machines_) m->Apply(parsed);
 
   rocksdb::WriteBatch& w = batch.write;
   chain_.tree.Append(parsed.leaf_hash, [&](merkle::NodeId id, absl::string_view hash) {
-    w.Put(db_->handle(Cf::kNodes), ToSlice(NodeKey(id)), ToSlice(hash));
+    // Leaf hashes (level 0) are not stored: the entry row determines them.
+    if (id.level > 0) w.Put(db_->handle(Cf::kNodes), ToSlice(NodeKey(id)), ToSlice(hash));
     batch.cached_nodes.emplace_back(id, std::string(hash));  // NodeStore keeps recent ones
   });
   const std::string index_value = EncodeBigEndian64(index);
@@ -304,98 +380,100 @@ absl::Status Sequencer::CheckFreeSpace() const {
       options_.min_free_bytes >> 20, " MiB): appends are refused until space is freed"));
 }
 
-void Sequencer::ProcessBatch(std::vector<Request>& requests) {
-  const size_t n = requests.size();
-  auto answer_all = [&](const absl::Status& status) {
+std::unique_ptr<Sequencer::Batch> Sequencer::Prepare(std::vector<Request> requests) {
+  auto refuse_all = [&](const absl::Status& status) -> std::unique_ptr<Batch> {
     for (Request& r : requests) r.done(status);
     absl::MutexLock lock(&mu_);
-    stats_.requests += n;
+    stats_.requests += requests.size();
+    return nullptr;
   };
-  if (absl::Status health = published_->health(); !health.ok()) {
-    answer_all(health);
-    return;
-  }
-  if (absl::Status space = CheckFreeSpace(); !space.ok()) {
-    answer_all(space);
-    return;
-  }
+  if (absl::Status health = published_->health(); !health.ok()) return refuse_all(health);
+  if (absl::Status space = CheckFreeSpace(); !space.ok()) return refuse_all(space);
 
-  Batch batch;
-  batch.requests = &requests;
-  batch.results.reserve(n);
+  auto batch = std::make_unique<Batch>();
+  const size_t n = requests.size();
+  batch->requests = std::move(requests);
+  batch->results.reserve(n);
   const absl::Time start = absl::Now();
-  batch.now = absl::ToUnixMicros(start);
-  for (size_t i = 0; i < n; ++i) batch.results.push_back(SequenceOne(batch, i));
+  batch->now = absl::ToUnixMicros(start);
+  for (size_t i = 0; i < n; ++i) batch->results.push_back(SequenceOne(*batch, i));
   const absl::Time sequenced = absl::Now();
-  absl::Time signed_at = sequenced, written = sequenced;
+  batch->sequence_time = sequenced - start;
+  if (batch->appended == 0) return batch;  // answered in order, nothing to write
 
+  batch->size = chain_.size;
+  batch->root = chain_.tree.Root();
+  batch->note = checkpointer_->Sign(chain_.size, batch->root);
+  batch->sign_time = absl::Now() - sequenced;
+  if (batch->note.ok()) {
+    // The checkpoint is the batch's only meta row: size and root are in
+    // it, the head and recorded_at are those of the last entry.
+    batch->write.Put(db_->handle(Cf::kMeta), ToSlice(kMetaCheckpoint), ToSlice(*batch->note));
+  }
+  // The versions as sequenced, for the next batches' lookups (the store
+  // has them once this batch is written; if it is not, the ledger fails).
+  if (stream_heads_.size() + batch->stream_versions.size() > kMaxCachedStreamHeads) {
+    WaitDrained();  // a cleared stream is then read from the store
+    stream_heads_.clear();
+  }
+  for (const auto& [stream, version] : batch->stream_versions) stream_heads_[stream] = version;
+  handed_event_ids_ = batch->event_ids;
+  return batch;
+}
+
+void Sequencer::Commit(Batch& batch) {
+  const size_t n = batch.requests.size();
   absl::Status failure;
+  absl::Duration write_time;
+  const absl::Time write_start = absl::Now();
   if (batch.appended > 0) {
-    const std::string root = chain_.tree.Root();
-    absl::StatusOr<std::string> note = checkpointer_->Sign(chain_.size, root);
-    signed_at = absl::Now();
-    if (!note.ok()) {
+    if (absl::Status health = published_->health(); !health.ok()) {
+      failure = health;  // an earlier batch failed: this one is not written
+    } else if (!batch.note.ok()) {
       failure = absl::UnavailableError(absl::StrCat(
           "signing the checkpoint failed; the ledger refuses appends until reopened: ",
-          note.status().message()));
+          batch.note.status().message()));
     } else {
-      rocksdb::WriteBatch& w = batch.write;
-      rocksdb::ColumnFamilyHandle* meta = db_->handle(Cf::kMeta);
-      const std::string size_value = EncodeBigEndian64(chain_.size);
-      const std::string recorded_value =
-          EncodeBigEndian64(static_cast<uint64_t>(chain_.last_recorded_at));
-      // One stream_heads row per stream the batch touched.
-      for (const auto& [stream, version] : batch.stream_versions) {
-        w.Put(db_->handle(Cf::kStreamHeads), ToSlice(stream), ToSlice(EncodeBigEndian64(version)));
-      }
-      w.Put(meta, ToSlice(kMetaSize), ToSlice(size_value));
-      w.Put(meta, ToSlice(kMetaHead), ToSlice(chain_.head));
-      w.Put(meta, ToSlice(kMetaRoot), ToSlice(root));
-      w.Put(meta, ToSlice(kMetaRecordedAt), ToSlice(recorded_value));
-      w.Put(meta, ToSlice(kMetaCheckpoint), ToSlice(*note));
-      absl::Status write_status = db_->Write(&w, options_.sync);
-      written = absl::Now();
+      absl::Status write_status = db_->Write(&batch.write, options_.sync);
+      write_time = absl::Now() - write_start;
       if (!write_status.ok()) {
         failure = absl::UnavailableError(absl::StrCat(
             "ledger write failed; the ledger refuses appends until reopened: ",
             write_status.message()));
       } else {
         nodes_->Publish(batch.cached_nodes);
-        // The durable stream heads, for the next batches' version lookups.
-        if (stream_heads_.size() + batch.stream_versions.size() > kMaxCachedStreamHeads) {
-          stream_heads_.clear();
-        }
-        for (const auto& [stream, version] : batch.stream_versions) stream_heads_[stream] = version;
-        published_->Publish(chain_.size, root, *std::move(note));
+        published_->Publish(batch.size, batch.root, *batch.note);
       }
     }
     if (!failure.ok()) published_->Fail(failure);
   }
-  if (batch.locked) published_->state_mu().WriterUnlock();
+  const absl::Time written = absl::Now();
 
   if (!failure.ok()) {
-    answer_all(failure);
-    return;
-  }
-  uint64_t checkpoint_size = 0;
-  std::string checkpoint;
-  published_->Checkpoint(&checkpoint_size, &checkpoint);
-  for (size_t i = 0; i < n; ++i) {
-    absl::StatusOr<AppendResult>& r = batch.results[i];
-    if (r.ok()) {
-      r->checkpoint_size = checkpoint_size;
-      r->checkpoint = checkpoint;
+    for (Request& r : batch.requests) r.done(failure);
+  } else {
+    uint64_t checkpoint_size = 0;
+    std::string checkpoint;
+    published_->Checkpoint(&checkpoint_size, &checkpoint);
+    for (size_t i = 0; i < n; ++i) {
+      absl::StatusOr<AppendResult>& r = batch.results[i];
+      if (r.ok()) {
+        r->checkpoint_size = checkpoint_size;
+        r->checkpoint = checkpoint;
+      }
+      batch.requests[i].done(std::move(r));
     }
-    requests[i].done(std::move(r));
   }
   const absl::Time answered = absl::Now();
   absl::MutexLock lock(&mu_);
   stats_.requests += n;
-  stats_.entries_appended += batch.appended;
-  if (batch.appended > 0) ++stats_.batches_written;
-  stats_.sequence_time += sequenced - start;
-  stats_.sign_time += signed_at - sequenced;
-  stats_.write_time += written - signed_at;
+  if (failure.ok()) {
+    stats_.entries_appended += batch.appended;
+    if (batch.appended > 0) ++stats_.batches_written;
+  }
+  stats_.sequence_time += batch.sequence_time;
+  stats_.sign_time += batch.sign_time;
+  stats_.write_time += write_time;
   stats_.answer_time += answered - written;
 }
 

@@ -21,13 +21,29 @@
 // new size (signed before the write); it is written with sync, and only
 // then is anyone answered. A rejected envelope leaves no trace.
 //
+// Pipelined group commit: two threads. The sequencing thread does all the
+// above up to building the signed WriteBatch, then hands it to the writing
+// thread, which writes it with sync, publishes it and answers its callers;
+// meanwhile the sequencing thread takes and sequences the next batch. At
+// most one batch is being written while the next is sequenced (a batch is
+// handed over only once the writer is idle), batches are written and
+// answered in order, and nobody is answered before their batch's write
+// returned. The sequencing thread keeps the state lock across such
+// overlapping batches (readers must not see Applies that are not durable)
+// and releases it at a boundary where everything is durable: when the
+// queue runs dry or a ReadState caller is waiting. An envelope whose event
+// id is in the batch being written waits for that write, then is answered
+// from the store (duplicate or ALREADY_EXISTS).
+//
 // If signing or the write fails, everyone in the batch gets UNAVAILABLE
 // with the cause and the ledger refuses appends until reopened (its
 // in-memory state may be ahead of the disk; reopening rebuilds it).
 //
 // Thread-safety: Submit may be called from any thread. Callbacks run on the
-// writer thread, after the batch is durable: they must be quick and must not
-// block on the ledger (they may call Submit, not Close).
+// writing thread, after the batch is durable: they must be quick and must not
+// block on the ledger (they may call Submit, not Close or ReadState: the
+// sequencing thread may hold the state lock while it waits for the writing
+// thread).
 
 #ifndef TRIALOG_STORAGE_SEQUENCER_H_
 #define TRIALOG_STORAGE_SEQUENCER_H_
@@ -35,6 +51,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,8 +100,11 @@ struct SequencerStats {
   // Writer-thread wall time per phase, summed over batches.
   absl::Duration sequence_time;   // checks, entry building, Apply, tree
   absl::Duration sign_time;       // checkpoint signing
-  absl::Duration write_time;      // the synced WriteBatch
-  absl::Duration answer_time;     // publishing and running callbacks
+  absl::Duration write_time;      // the synced WriteBatch (writing thread)
+  absl::Duration answer_time;     // publishing and running callbacks (writing thread)
+  // Sequencing-thread wall time spent waiting for the writing thread to
+  // take a prepared batch (the writer was still busy with the previous one).
+  absl::Duration handoff_wait_time;
 };
 
 class Sequencer {
@@ -95,7 +115,7 @@ class Sequencer {
     Done done;  // required
   };
 
-  // Starts the writer thread. Borrowed pointers must outlive the
+  // Starts the sequencing and writing threads. Borrowed pointers must outlive the
   // Sequencer; `registry` may be null (no key re-check; tools and tests
   // only). The registry is checked and applied before `machines`, in order.
   Sequencer(const SequencerOptions& options, Db* db, NodeStore* nodes,
@@ -113,7 +133,7 @@ class Sequencer {
   void Submit(std::vector<Request> requests);
 
   // Refuses new requests (UNAVAILABLE "ledger is closed"), finishes every
-  // request queued before, and stops the writer. Idempotent. Must not be
+  // request queued before, and stops both threads. Idempotent. Must not be
   // called from a Done callback.
   void Close();
 
@@ -121,8 +141,19 @@ class Sequencer {
 
  private:
   struct Batch;
-  void Run();
-  void ProcessBatch(std::vector<Request>& requests);
+  void Run();        // the sequencing thread
+  void RunWrites();  // the writing thread
+  // Sequences `requests` into a batch ready to write (or answers them at
+  // once when the ledger is failed or short of space: nullptr).
+  std::unique_ptr<Batch> Prepare(std::vector<Request> requests);
+  // Writing thread: writes, publishes, answers.
+  void Commit(Batch& batch);
+  // Sequencing thread: hands `batch` over once the writer is idle.
+  void Handoff(std::unique_ptr<Batch> batch);
+  // Sequencing thread: blocks until every handed batch is finished.
+  void WaitDrained();
+  // Sequencing thread: WaitDrained, then releases the state lock if held.
+  void ReleaseState();
   // UNAVAILABLE when the data file system is below options_.min_free_bytes.
   absl::Status CheckFreeSpace() const;
   absl::StatusOr<AppendResult> SequenceOne(Batch& batch, size_t position);
@@ -137,11 +168,18 @@ class Sequencer {
   const std::vector<ledger::StateMachine*> machines_;
   Published* const published_;
 
-  // Writer thread only.
+  // Sequencing thread only.
   ChainState chain_;
-  // Durable version of recently appended streams (a cache of the
-  // stream_heads rows, saving a RocksDB read per envelope); cleared when it
-  // would exceed kMaxCachedStreamHeads streams.
+  bool state_locked_ = false;  // holds published_->state_mu() exclusively
+  // Batches handed to the writing thread (written by this thread under
+  // pipe_mu_, read in Await conditions).
+  uint64_t handed_seq_ ABSL_GUARDED_BY(pipe_mu_) = 0;
+  // Event ids of the last batch handed over (possibly not durable yet).
+  absl::flat_hash_map<std::string, size_t> handed_event_ids_;
+  // Version of recently appended streams as sequenced (a cache of the
+  // streams column family, saving a RocksDB seek per envelope; ahead of
+  // the store only by the batch being written); cleared, once nothing is
+  // being written, when it would exceed kMaxCachedStreamHeads streams.
   static constexpr size_t kMaxCachedStreamHeads = size_t{1} << 18;
   absl::flat_hash_map<std::string, uint64_t> stream_heads_;
 
@@ -150,7 +188,14 @@ class Sequencer {
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   SequencerStats stats_ ABSL_GUARDED_BY(mu_);
 
+  // The hand-over between the two threads.
+  absl::Mutex pipe_mu_;
+  std::unique_ptr<Batch> handed_ ABSL_GUARDED_BY(pipe_mu_);  // not yet taken by the writer
+  uint64_t finished_seq_ ABSL_GUARDED_BY(pipe_mu_) = 0;     // batches the writer finished
+  bool sequencer_done_ ABSL_GUARDED_BY(pipe_mu_) = false;
+
   absl::Mutex close_mu_;  // serialises Close
+  std::thread sequencer_;
   std::thread writer_;
 };
 

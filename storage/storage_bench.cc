@@ -1,13 +1,23 @@
 // storage_bench: group-commit append throughput of storage::Ledger beside
 // the raw synced RocksDB WriteBatch rate of the same record size, measured
-// in the same run, for batch sizes 1, 8, 64 and 512; plus concurrent
-// appenders and the replay rate on reopen. Medians of N runs.
+// in the same run, for batch sizes 1, 8, 64 and 256; plus concurrent
+// appenders and the replay rate on reopen (issue 2's benchmark).
 //
-//   storage_bench [--runs=3] [--entries=30000] [--dir=/tmp] [--sync=1]
+//   storage_bench [--runs=5] [--entries=20000] [--depth=2] [--dir=/tmp] [--sync=1]
+//   storage_bench --method=runs ...        the earlier per-run method (batch 512)
+//   storage_bench --only=64 [--depth=2]    profiling: ledger runs only, with
+//                                          the sequencer's time per phase
 //
-// Each run uses a fresh ledger directory. Envelopes are signed before the
-// clock starts (signature verification belongs to admission, not to the
-// sequencer). The principal registry is live (key re-check, rules).
+// Default ("paired") method: per round, two fresh ledgers and one fresh raw
+// store are fed in alternating segments of 8 batches (ledger with 1 batch
+// in flight, raw, ledger with --depth batches queued, raw, ...), so the
+// shared disk's fsync latency, which swings 3x within seconds on this
+// machine, hits both sides alike. Every WriteBatch on every side holds
+// exactly `batch` records and is written with sync; raw records have the
+// ledger entries' mean size. Ledger max_batch = batch, so each client chunk
+// is one group commit. Envelopes are signed before the clock starts
+// (signature verification belongs to admission, not to the sequencer); the
+// principal registry is live (key re-check, rules).
 
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -21,8 +31,10 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/crypto/crypto.h"
@@ -43,8 +55,14 @@ constexpr char kOrigin[] = "trialog.bench/imt-bench-01";
 constexpr char kTrial[] = "imt-bench-01";
 
 struct Flags {
-  int runs = 3;
-  size_t entries = 30000;
+  int runs = 5;
+  int depth = 2;  // batches kept queued by the d>1 ledger client
+  // "paired" (default): alternating segments, see RunPaired. "runs": the
+  // method of the earlier version of this benchmark (a whole ledger run,
+  // then a whole raw run, per round; batch 512 instead of 256), kept so
+  // older figures can be compared.
+  std::string method = "paired";
+  size_t entries = 20000;
   std::string dir = "/tmp";
   bool sync = true;
   size_t only = 0;  // profile mode: only ledger runs of this batch size
@@ -60,17 +78,25 @@ Flags ParseFlags(int argc, char** argv) {
       return std::string(a.substr(prefix.size()));
     };
     if (auto v = value("runs")) {
-      if (!absl::SimpleAtoi(*v, &f.runs) || f.runs < 1) f.runs = 3;
+      if (!absl::SimpleAtoi(*v, &f.runs) || f.runs < 1) f.runs = 5;
+    } else if (auto dp = value("depth")) {
+      if (!absl::SimpleAtoi(*dp, &f.depth) || f.depth < 1) f.depth = 2;
     } else if (auto e = value("entries")) {
-      if (!absl::SimpleAtoi(*e, &f.entries) || f.entries < 512) f.entries = 30000;
+      if (!absl::SimpleAtoi(*e, &f.entries) || f.entries < 256) f.entries = 20000;
     } else if (auto d = value("dir")) {
       f.dir = *d;
+    } else if (auto m = value("method")) {
+      f.method = *m;
+      if (f.method != "paired" && f.method != "runs") {
+        std::fprintf(stderr, "--method must be paired or runs\n");
+        std::exit(2);
+      }
     } else if (auto o = value("only")) {
       if (!absl::SimpleAtoi(*o, &f.only)) f.only = 0;
     } else if (auto s = value("sync")) {
       f.sync = *s != "0";
     } else {
-      std::fprintf(stderr, "usage: storage_bench [--runs=3] [--entries=30000] [--dir=/tmp] [--sync=1]\n");
+      std::fprintf(stderr, "usage: storage_bench [--runs=5] [--entries=20000] [--depth=2] [--method=paired|runs] [--dir=/tmp] [--sync=1] [--only=BATCH]\n");
       std::exit(2);
     }
   }
@@ -184,10 +210,15 @@ std::unique_ptr<Ledger> OpenLedger(const std::string& dir, const note::NoteSigne
   return *std::move(l);
 }
 
-// One client appends `n` notes in AppendAll calls of `batch` (max_batch =
-// batch, so each call is one group commit).
+// One client appends `n` notes in chunks of `batch` (max_batch = batch, so
+// each chunk is one group commit of exactly `batch` entries). With depth 1
+// the client waits for each chunk's answers before sending the next
+// (AppendAll); with depth d it keeps up to d chunks queued
+// (AppendAllAsync), so the writer never waits for the client. Either way
+// every WriteBatch holds `batch` entries and is synced before its callers
+// are answered.
 LedgerRun RunLedger(const Flags& f, const note::NoteSigner& signer, const Workload& w, size_t n,
-                    size_t batch, bool measure_replay) {
+                    size_t batch, int depth, bool measure_replay) {
   const std::string dir = FreshDir(f);
   LedgerRun out;
   {
@@ -198,17 +229,44 @@ LedgerRun RunLedger(const Flags& f, const note::NoteSigner& signer, const Worklo
     for (size_t i = 0; i < n; i += batch) {
       chunks.emplace_back(w.notes.begin() + i, w.notes.begin() + std::min(n, i + batch));
     }
+    absl::Mutex mu;
+    size_t outstanding = 0;  // requests submitted, not yet answered
     uint64_t bytes = 0;
     const double cpu0 = CpuSeconds();
     const absl::Time start = absl::Now();
     for (std::vector<Admitted>& chunk : chunks) {
-      for (const auto& r : ledger->AppendAll(std::move(chunk))) {
+      if (depth <= 1) {
+        for (const auto& r : ledger->AppendAll(std::move(chunk))) {
+          if (!r.ok()) {
+            std::fprintf(stderr, "append: %s\n", std::string(r.status().message()).c_str());
+            std::exit(1);
+          }
+          bytes += r->entry_bytes.size();
+        }
+        continue;
+      }
+      const size_t size = chunk.size();
+      {
+        absl::MutexLock lock(&mu);
+        const size_t limit = static_cast<size_t>(depth - 1) * batch;
+        auto room = [&] { return outstanding <= limit; };
+        mu.Await(absl::Condition(&room));
+        outstanding += size;
+      }
+      ledger->AppendAllAsync(std::move(chunk), [&](size_t, absl::StatusOr<AppendResult> r) {
         if (!r.ok()) {
           std::fprintf(stderr, "append: %s\n", std::string(r.status().message()).c_str());
           std::exit(1);
         }
+        absl::MutexLock lock(&mu);
         bytes += r->entry_bytes.size();
-      }
+        --outstanding;
+      });
+    }
+    {
+      absl::MutexLock lock(&mu);
+      auto done = [&] { return outstanding == 0; };
+      mu.Await(absl::Condition(&done));
     }
     out.rate = n / absl::ToDoubleSeconds(absl::Now() - start);
     out.cpu_us = (CpuSeconds() - cpu0) * 1e6 / n;
@@ -256,9 +314,9 @@ double RunRaw(const Flags& f, size_t n, size_t batch, size_t record_size, double
   return rate;
 }
 
-// The rows the ledger writes per entry (entry, its perfect nodes, event id,
-// stream row, stream head) and per batch (5 meta rows), with the same key
-// patterns, written raw: the RocksDB cost of the schema without the
+// The rows the ledger writes per entry (entry, the perfect nodes of levels
+// >= 1 it completes, event id, stream row) and per batch (the checkpoint),
+// with the same key patterns, written raw: the RocksDB cost of the schema without the
 // sequencer's work (checks, hashing, signing, Apply, answering).
 double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, double* cpu_us) {
   const std::string dir = FreshDir(f);
@@ -285,8 +343,7 @@ double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, do
         w.Put(d.handle(Cf::kEntries), EntryKey(i), value);
         uint64_t node = i;
         uint32_t level = 0;
-        w.Put(d.handle(Cf::kNodes), NodeKey({level, node}), hash);
-        while (node & 1) {
+        while (node & 1) {  // the nodes of levels >= 1 that leaf i completes
           node >>= 1;
           ++level;
           w.Put(d.handle(Cf::kNodes), NodeKey({level, node}), hash);
@@ -298,10 +355,6 @@ double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, do
         const std::string stream = absl::StrCat("subject/RU-01-", 1000 + s);
         ++versions[s];
         w.Put(d.handle(Cf::kStreams), StreamKey(stream, versions[s]), index);
-        w.Put(d.handle(Cf::kStreamHeads), stream, EncodeBigEndian64(versions[s]));
-      }
-      for (absl::string_view key : {kMetaSize, kMetaHead, kMetaRoot, kMetaRecordedAt}) {
-        w.Put(d.handle(Cf::kMeta), rocksdb::Slice(key.data(), key.size()), hash);
       }
       w.Put(d.handle(Cf::kMeta), "checkpoint", note);
       if (!d.Write(&w, f.sync).ok()) std::exit(1);
@@ -311,6 +364,143 @@ double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, do
   }
   RemoveDir(dir);
   return rate;
+}
+
+// The paired measurement: two fresh ledgers (one client with 1 batch in
+// flight, one keeping `depth` batches queued) and one fresh raw store, all
+// open at once, fed in alternating segments of 8 batches: ledger d=1, raw,
+// ledger d>1, raw, ... Each side's rate is its entries over the sum of its
+// own segments' wall time, so slow and fast spells of the shared disk
+// (fsync latency here varies 3x within seconds) hit both sides alike.
+// Every WriteBatch of every side holds `batch` records and is synced; raw
+// records have the mean size of the ledger's entries (known after the first
+// segment) and go into the entries column family under EntryKey order.
+struct Paired {
+  double closed = 0, deep = 0, raw = 0;  // records/s
+  double closed_cpu_us = 0, deep_cpu_us = 0, raw_cpu_us = 0;  // process CPU per record
+  double mean_entry = 0;
+  SequencerStats stats;      // of the d>1 ledger
+  double replay_rate = 0;    // of the d=1 ledger, on reopen (if measured)
+  std::string open_detail;   // where that reopen's time went
+};
+
+Paired RunPaired(const Flags& f, const note::NoteSigner& signer, const Workload& w, size_t n,
+                 size_t batch, bool measure_replay) {
+  const std::string closed_dir = FreshDir(f), deep_dir = FreshDir(f), raw_dir = FreshDir(f);
+  Paired out;
+  {
+    ledger::PrincipalRegistry closed_registry, deep_registry;
+    std::unique_ptr<Ledger> closed = OpenLedger(closed_dir, signer, &closed_registry, batch, f.sync);
+    std::unique_ptr<Ledger> deep = OpenLedger(deep_dir, signer, &deep_registry, batch, f.sync);
+    if (!closed->Append(w.genesis).ok() || !deep->Append(w.genesis).ok()) std::exit(1);
+    DbOptions o;
+    o.dir = raw_dir + "/raw";
+    absl::StatusOr<std::unique_ptr<Db>> raw = Db::Open(o);
+    if (!raw.ok()) std::exit(1);
+    std::mt19937_64 rng(42);
+    std::string value;
+    uint64_t raw_index = 0, entry_bytes = 0;
+    absl::Duration closed_time, deep_time, raw_time;
+    double closed_cpu = 0, deep_cpu = 0, raw_cpu = 0;
+    auto check = [](const absl::StatusOr<AppendResult>& r) {
+      if (!r.ok()) {
+        std::fprintf(stderr, "append: %s\n", std::string(r.status().message()).c_str());
+        std::exit(1);
+      }
+    };
+    auto raw_segment = [&](size_t count) {
+      const double cpu0 = CpuSeconds();
+      const absl::Time t0 = absl::Now();
+      for (size_t done = 0; done < count;) {
+        rocksdb::WriteBatch wb;
+        for (size_t k = 0; k < batch && done < count; ++k, ++done, ++raw_index) {
+          value[raw_index % value.size()] ^= 1;  // not all identical
+          wb.Put((*raw)->handle(Cf::kEntries), EntryKey(raw_index), value);
+        }
+        if (!(*raw)->Write(&wb, f.sync).ok()) std::exit(1);
+      }
+      raw_time += absl::Now() - t0;
+      raw_cpu += CpuSeconds() - cpu0;
+    };
+    const size_t segment = 8 * batch;
+    for (size_t begin = 0; begin < n; begin += segment) {
+      const size_t end = std::min(n, begin + segment);
+      std::vector<std::vector<Admitted>> closed_chunks, deep_chunks;
+      for (size_t i = begin; i < end; i += batch) {
+        closed_chunks.emplace_back(w.notes.begin() + i, w.notes.begin() + std::min(end, i + batch));
+        deep_chunks.push_back(closed_chunks.back());
+      }
+      // Ledger, one batch in flight.
+      double cpu0 = CpuSeconds();
+      absl::Time t0 = absl::Now();
+      for (std::vector<Admitted>& chunk : closed_chunks) {
+        for (const auto& r : closed->AppendAll(std::move(chunk))) {
+          check(r);
+          entry_bytes += r->entry_bytes.size();
+        }
+      }
+      closed_time += absl::Now() - t0;
+      closed_cpu += CpuSeconds() - cpu0;
+      if (value.empty()) {
+        value.resize(std::max<uint64_t>(1, entry_bytes / (end - begin)));
+        for (char& c : value) c = static_cast<char>(rng());
+      }
+      raw_segment(end - begin);
+      // Ledger, `depth` batches queued.
+      absl::Mutex mu;
+      size_t outstanding = 0;
+      cpu0 = CpuSeconds();
+      t0 = absl::Now();
+      for (std::vector<Admitted>& chunk : deep_chunks) {
+        {
+          absl::MutexLock lock(&mu);
+          const size_t limit = static_cast<size_t>(std::max(1, f.depth) - 1) * batch;
+          auto room = [&] { return outstanding <= limit; };
+          mu.Await(absl::Condition(&room));
+          outstanding += chunk.size();
+        }
+        deep->AppendAllAsync(std::move(chunk), [&](size_t, absl::StatusOr<AppendResult> r) {
+          check(r);
+          absl::MutexLock lock(&mu);
+          --outstanding;
+        });
+      }
+      {
+        absl::MutexLock lock(&mu);
+        auto drained = [&] { return outstanding == 0; };
+        mu.Await(absl::Condition(&drained));
+      }
+      deep_time += absl::Now() - t0;
+      deep_cpu += CpuSeconds() - cpu0;
+      raw_segment(end - begin);
+    }
+    out.closed = n / absl::ToDoubleSeconds(closed_time);
+    out.deep = n / absl::ToDoubleSeconds(deep_time);
+    out.raw = raw_index / absl::ToDoubleSeconds(raw_time);
+    out.closed_cpu_us = closed_cpu * 1e6 / n;
+    out.deep_cpu_us = deep_cpu * 1e6 / n;
+    out.raw_cpu_us = raw_cpu * 1e6 / raw_index;
+    out.mean_entry = static_cast<double>(entry_bytes) / n;
+    out.stats = deep->sequencer_stats();
+  }
+  if (measure_replay) {
+    ledger::PrincipalRegistry registry;
+    std::unique_ptr<Ledger> ledger = OpenLedger(closed_dir, signer, &registry, batch, f.sync);
+    const OpenStats& st = ledger->open_stats();
+    out.replay_rate = st.replayed_entries / std::max(1e-9, absl::ToDoubleSeconds(st.replay_time));
+    out.open_detail = absl::StrFormat(
+        "whole open %.3f s = RocksDB open %.3f + checks %.3f + node cache %.3f + replay %.3f "
+        "+ rest %.3f",
+        absl::ToDoubleSeconds(st.open_time), absl::ToDoubleSeconds(st.rocksdb_open_time),
+        absl::ToDoubleSeconds(st.check_time), absl::ToDoubleSeconds(st.node_load_time),
+        absl::ToDoubleSeconds(st.replay_time),
+        absl::ToDoubleSeconds(st.open_time - st.rocksdb_open_time - st.check_time -
+                              st.node_load_time - st.replay_time));
+  }
+  RemoveDir(closed_dir);
+  RemoveDir(deep_dir);
+  RemoveDir(raw_dir);
+  return out;
 }
 
 // `threads` clients each calling Append() (max_batch 512): natural group commit.
@@ -353,52 +543,104 @@ int Main(int argc, char** argv) {
 
   if (f.only > 0) {
     for (int r = 0; r < f.runs; ++r) {
-      LedgerRun l = RunLedger(f, signer, w, f.entries, f.only, false);
-      std::printf("batch %zu: %.0f appends/s, %.1f CPU µs/append\n", f.only, l.rate, l.cpu_us);
+      LedgerRun l = RunLedger(f, signer, w, f.entries, f.only, f.depth, false);
+      const SequencerStats& st = l.stats;
+      const double per = 1e6 / std::max<uint64_t>(1, st.entries_appended);
+      std::printf("batch %zu depth %d: %.0f appends/s, %.1f CPU µs/append; writer µs/entry: "
+                  "sequence %.1f, sign %.1f, write %.1f, answer %.1f\n",
+                  f.only, f.depth, l.rate, l.cpu_us, absl::ToDoubleSeconds(st.sequence_time) * per,
+                  absl::ToDoubleSeconds(st.sign_time) * per,
+                  absl::ToDoubleSeconds(st.write_time) * per,
+                  absl::ToDoubleSeconds(st.answer_time) * per);
     }
     return 0;
   }
-  std::printf("%-6s %9s %14s %14s %7s   %s\n", "batch", "entries", "ledger/s", "raw rec/s",
-              "ratio", "runs: ledger | raw");
+  if (f.method == "runs") {
+    std::printf("method runs: per round a whole ledger run (1 client, 1 batch in flight), then a\n"
+                "whole raw run; medians of the rounds\n\n");
+    std::printf("%-6s %9s %14s %14s %7s   %s\n", "batch", "entries", "ledger/s", "raw rec/s",
+                "ratio", "runs: ledger | raw");
+    for (size_t batch : {size_t{1}, size_t{8}, size_t{64}, size_t{512}}) {
+      const size_t n =
+          std::min(f.entries, batch == 1 ? size_t{1500} : batch == 8 ? size_t{8000} : f.entries);
+      std::vector<double> ledger_rates, raw_rates;
+      double entry_size = 0;
+      for (int r = 0; r < f.runs; ++r) {
+        LedgerRun l = RunLedger(f, signer, w, n, batch, 1, false);
+        entry_size = l.mean_entry;
+        ledger_rates.push_back(l.rate);
+        double raw_cpu = 0;
+        raw_rates.push_back(RunRaw(f, n, batch, static_cast<size_t>(entry_size), &raw_cpu));
+      }
+      const double lm = Median(ledger_rates), rm = Median(raw_rates);
+      std::string runs;
+      for (double x : ledger_rates) absl::StrAppend(&runs, static_cast<int64_t>(x), " ");
+      absl::StrAppend(&runs, "| ");
+      for (double x : raw_rates) absl::StrAppend(&runs, static_cast<int64_t>(x), " ");
+      std::printf("%-6zu %9zu %14.0f %14.0f %6.0f%%   %s (entry %.0f B)\n", batch, n, lm, rm,
+                  100.0 * lm / rm, runs.c_str(), entry_size);
+      std::fflush(stdout);
+    }
+    return 0;
+  }
+  std::printf("Per batch size and round: two fresh ledgers and a fresh raw store fed in\n"
+              "alternating segments of 8 batches (ledger d=1, raw, ledger d=%d, raw, ...);\n"
+              "rates are entries over each side's own segment time. d=1: the client waits\n"
+              "for each batch's answers; d=%d: it keeps %d batches queued. Medians of the\n"
+              "rounds; ratio = median of the per-round ratios ledger/raw.\n\n",
+              f.depth, f.depth, f.depth);
+  std::printf("%-6s %8s %11s %11s %11s %7s %7s   %s\n", "batch", "entries", "ledger d=1",
+              "ledger d>1", "raw rec/s", "ratio1", "ratio>1", "per-round ratios d=1 | d>1");
   double replay = 0;
-  for (size_t batch : {size_t{1}, size_t{8}, size_t{64}, size_t{512}}) {
-    const size_t n = std::min(f.entries, batch == 1 ? size_t{1500} : batch == 8 ? size_t{8000} : f.entries);
-    std::vector<double> ledger_rates, raw_rates, replay_rates;
-    double entry_size = 0;
-    LedgerRun last;
-    std::vector<double> ledger_cpu, raw_cpus, rows_rates, rows_cpus;
+  for (size_t batch : {size_t{1}, size_t{8}, size_t{64}, size_t{256}}) {
+    const size_t n = std::min(f.entries, batch == 1 ? size_t{600} : batch == 8 ? size_t{4000} : f.entries);
+    std::vector<double> closed_rates, deep_rates, raw_rates, closed_ratios, deep_ratios;
+    std::vector<double> replay_rates, closed_cpu, deep_cpu, raw_cpus, rows_rates, rows_cpus;
+    Paired last;
     for (int r = 0; r < f.runs; ++r) {
-      LedgerRun l = RunLedger(f, signer, w, n, batch, /*measure_replay=*/batch == 512);
-      last = l;
-      entry_size = l.mean_entry;
-      ledger_rates.push_back(l.rate);
-      if (batch == 512) replay_rates.push_back(l.replay_rate);
-      double raw_cpu = 0, rows_cpu = 0;
-      raw_rates.push_back(RunRaw(f, n, batch, static_cast<size_t>(entry_size), &raw_cpu));
-      rows_rates.push_back(RunRawRows(f, n, batch, static_cast<size_t>(entry_size), &rows_cpu));
-      ledger_cpu.push_back(l.cpu_us);
-      raw_cpus.push_back(raw_cpu);
+      Paired p = RunPaired(f, signer, w, n, batch, /*measure_replay=*/batch == 256);
+      last = p;
+      closed_rates.push_back(p.closed);
+      deep_rates.push_back(p.deep);
+      raw_rates.push_back(p.raw);
+      closed_ratios.push_back(p.closed / p.raw);
+      deep_ratios.push_back(p.deep / p.raw);
+      closed_cpu.push_back(p.closed_cpu_us);
+      deep_cpu.push_back(p.deep_cpu_us);
+      raw_cpus.push_back(p.raw_cpu_us);
+      if (batch == 256) replay_rates.push_back(p.replay_rate);
+      double rows_cpu = 0;
+      rows_rates.push_back(RunRawRows(f, n, batch, static_cast<size_t>(p.mean_entry), &rows_cpu));
       rows_cpus.push_back(rows_cpu);
     }
-    const double lm = Median(ledger_rates), rm = Median(raw_rates);
     std::string runs;
-    for (double x : ledger_rates) absl::StrAppend(&runs, static_cast<int64_t>(x), " ");
+    for (double x : closed_ratios) absl::StrAppend(&runs, static_cast<int64_t>(100 * x + 0.5), "% ");
     absl::StrAppend(&runs, "| ");
-    for (double x : raw_rates) absl::StrAppend(&runs, static_cast<int64_t>(x), " ");
-    std::printf("%-6zu %9zu %14.0f %14.0f %6.0f%%   %s (entry %.0f B)\n", batch, n, lm, rm,
-                100.0 * lm / rm, runs.c_str(), entry_size);
+    for (double x : deep_ratios) absl::StrAppend(&runs, static_cast<int64_t>(100 * x + 0.5), "% ");
+    std::printf("%-6zu %8zu %11.0f %11.0f %11.0f %6.0f%% %6.0f%%   %s(entry %.0f B)\n", batch, n,
+                Median(closed_rates), Median(deep_rates), Median(raw_rates),
+                100 * Median(closed_ratios), 100 * Median(deep_ratios), runs.c_str(),
+                last.mean_entry);
     const SequencerStats& st = last.stats;
     const double per = 1e6 / std::max<uint64_t>(1, st.entries_appended);
-    std::printf("       same rows written raw: %.0f entries/s (ledger = %.0f%% of it); "
-                "CPU µs/entry (median): ledger %.1f, raw record %.1f, raw rows %.1f\n",
-                Median(rows_rates), 100.0 * lm / Median(rows_rates), Median(ledger_cpu),
-                Median(raw_cpus), Median(rows_cpus));
-    std::printf("       writer wall µs/entry (last run): sequence %.1f, sign %.1f, write %.1f, "
-                "answer %.1f\n",
+    std::printf("       CPU µs/record (median): ledger d=1 %.1f, d>1 %.1f, raw %.1f; the ledger's "
+                "rows written raw (separately): %.0f entries/s, %.1f CPU µs\n",
+                Median(closed_cpu), Median(deep_cpu), Median(raw_cpus), Median(rows_rates),
+                Median(rows_cpus));
+    std::printf("       d>1 sequencer µs/entry (last round): sequence %.1f, sign %.1f, hand-over "
+                "wait %.1f | write %.1f, answer %.1f; %llu batches, largest %llu\n",
                 absl::ToDoubleSeconds(st.sequence_time) * per,
-                absl::ToDoubleSeconds(st.sign_time) * per, absl::ToDoubleSeconds(st.write_time) * per,
-                absl::ToDoubleSeconds(st.answer_time) * per);
-    if (batch == 512) replay = Median(replay_rates);
+                absl::ToDoubleSeconds(st.sign_time) * per,
+                absl::ToDoubleSeconds(st.handoff_wait_time) * per,
+                absl::ToDoubleSeconds(st.write_time) * per,
+                absl::ToDoubleSeconds(st.answer_time) * per,
+                static_cast<unsigned long long>(st.batches_written),
+                static_cast<unsigned long long>(st.largest_batch));
+    std::fflush(stdout);
+    if (batch == 256) {
+      replay = Median(replay_rates);
+      std::printf("       reopen of the last round's d=1 ledger: %s\n", last.open_detail.c_str());
+    }
   }
   std::printf("\nreplay on reopen (%zu entries, registry only): %.0f entries/s (median)\n",
               f.entries, replay);

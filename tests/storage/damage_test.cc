@@ -29,18 +29,18 @@ constexpr uint64_t kSize = 40;
 
 // A ledger of kSize entries (genesis + notes on two streams, several
 // batches), closed.
-void Build(LedgerHarness& h) {
+void Build(LedgerHarness& h, uint64_t size = kSize) {
   ASSERT_TRUE(h.Open().ok());
   ASSERT_TRUE(h.ledger->Append(Genesis(h.admin)).ok());
   std::vector<Admitted> batch;
-  for (uint64_t i = 1; i < kSize; ++i) {
+  for (uint64_t i = 1; i < size; ++i) {
     batch.push_back(NoteEvent(h.admin, i % 2 ? "subject/A" : "subject/B", absl::StrCat(i)));
-    if (batch.size() == 7 || i + 1 == kSize) {
+    if (batch.size() == 7 || i + 1 == size) {
       for (const auto& r : h.ledger->AppendAll(std::move(batch))) ASSERT_TRUE(r.ok());
       batch.clear();
     }
   }
-  ASSERT_EQ(h.ledger->size(), kSize);
+  ASSERT_EQ(h.ledger->size(), size);
   h.Shut();
 }
 
@@ -99,8 +99,8 @@ TEST(DamageTest, HealthyLedgerScrubsClean) {
   EXPECT_TRUE(r->ok()) << r->ToStatus();
   EXPECT_EQ(r->size, kSize);
   EXPECT_EQ(r->entries_checked, kSize);
-  // Perfect nodes of a 40-leaf tree: 40 + 20 + 10 + 5 + 2 + 1.
-  EXPECT_EQ(r->nodes_checked, 78u);
+  // Stored perfect nodes of a 40-leaf tree (levels >= 1): 20 + 10 + 5 + 2 + 1.
+  EXPECT_EQ(r->nodes_checked, 38u);
   EXPECT_EQ(last_done, kSize);
   EXPECT_EQ(last_total, kSize);
 }
@@ -164,18 +164,59 @@ TEST(DamageTest, ChangedBorderNode) {
   EXPECT_EQ(f.scrub.first().kind, DamageKind::kNodeMismatch);
 }
 
-TEST(DamageTest, ChangedLeafNode) {
+TEST(DamageTest, ChangedLastEntry) {
+  // Nothing links to the last entry: its leaf hash is bound only by the
+  // nodes above it and the signed root. 40 entries: the last is under node
+  // (1, 19); 39: it is itself on the right border.
+  for (const uint64_t size : {kSize, kSize - 1}) {
+    SCOPED_TRACE(size);
+    LedgerHarness h;
+    Build(h, size);
+    {
+      std::unique_ptr<Db> db = Raw(h);
+      absl::StatusOr<std::string> bytes = db->Get(Cf::kEntries, EntryKey(size - 1));
+      ASSERT_TRUE(bytes.ok());
+      bytes->back() ^= 0x04;  // in the envelope signature: still parses
+      Put(*db, Cf::kEntries, EntryKey(size - 1), *bytes);
+    }
+    Findings f = Inspect(h);
+    EXPECT_EQ(f.open.code(), absl::StatusCode::kDataLoss);
+    if (size == kSize) {
+      EXPECT_THAT(f.open.message(), HasSubstr("at index 39: hash mismatch"));
+    } else {
+      EXPECT_THAT(f.open.message(), HasSubstr("right-border nodes"));
+    }
+    ASSERT_FALSE(f.scrub.ok());
+    EXPECT_EQ(f.scrub.first().index, size - 1);
+    EXPECT_EQ(f.scrub.first().kind, DamageKind::kHashMismatch);
+  }
+}
+
+TEST(DamageTest, LeafRowsAreNotStoredAndNotRead) {
+  // Format 2 keeps no level-0 node: a stray one changes nothing.
   LedgerHarness h;
   Build(h);
   {
     std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<rocksdb::Iterator> it = db->NewIterator(Cf::kNodes);
+    it->Seek(NodeKey({0, 0}));
+    ASSERT_TRUE(it->Valid());
+    absl::StatusOr<merkle::NodeId> first = DecodeNodeKey(
+        absl::string_view(it->key().data(), it->key().size()));
+    ASSERT_TRUE(first.ok());
+    EXPECT_EQ(first->level, 1u);
     Put(*db, Cf::kNodes, NodeKey({0, 5}), std::string(32, '\x02'));
   }
-  Findings f = Inspect(h);
-  EXPECT_THAT(f.open.message(), HasSubstr("at index 5: hash mismatch"));
-  EXPECT_EQ(f.scrub.first().index, 5u);
-  EXPECT_EQ(f.scrub.first().kind, DamageKind::kHashMismatch);
-  EXPECT_EQ(f.scrub.damage_count, 1u);  // the entries and their chain are intact
+  ASSERT_TRUE(h.Open().ok());
+  absl::StatusOr<ScrubReport> r = h.ledger->Scrub();
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->ok()) << r->ToStatus();
+  // The proof of entry 5 uses entry 4's real leaf hash.
+  absl::StatusOr<std::vector<std::string>> proof = h.ledger->InclusionProof(5, kSize);
+  ASSERT_TRUE(proof.ok());
+  absl::StatusOr<std::string> e4 = h.ledger->ReadEntry(4);
+  ASSERT_TRUE(e4.ok());
+  EXPECT_EQ(proof->front(), merkle::HashLeaf(*e4));
 }
 
 TEST(DamageTest, DeletedEntry) {
@@ -233,17 +274,21 @@ TEST(DamageTest, EntryBeyondSizeAndMetaChanges) {
     Put(*db, Cf::kEntries, EntryKey(kSize), *bytes);
   }
   Findings f = Inspect(h);
-  EXPECT_THAT(f.open.message(), HasSubstr("beyond the stored size"));
+  EXPECT_THAT(f.open.message(), HasSubstr("beyond the signed size"));
   EXPECT_EQ(f.scrub.first().kind, DamageKind::kMetaMismatch);
   EXPECT_EQ(f.scrub.first().index, kSize);
   {
     std::unique_ptr<Db> db = Raw(h);
     Delete(*db, Cf::kEntries, EntryKey(kSize));
-    Put(*db, Cf::kMeta, std::string(kMetaSize), EncodeBigEndian64(kSize - 1));
+    Put(*db, Cf::kMeta, std::string(kMetaFormat), std::string(kFormatVersion1));
   }
-  f = Inspect(h);
-  EXPECT_EQ(f.open.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(f.open.message(), HasSubstr("checkpoint is for size 40 but meta size is 39"));
+  // A format-1 store is refused with a clear error (also when not refusing damage).
+  EXPECT_EQ(h.Open().code(), absl::StatusCode::kFailedPrecondition);
+  LedgerOptions o;
+  o.refuse_damaged = false;
+  absl::Status s = h.Open(o);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("store format is \"trialog-storage/1\""));
 }
 
 TEST(DamageTest, ForgedCheckpointIsRefused) {
@@ -276,7 +321,9 @@ TEST(DamageTest, IndexRowsAreCheckedByScrub) {
     ASSERT_TRUE(e.ok());
     event_id = e->envelope.event_id();
     Delete(*db, Cf::kEventIds, event_id);
-    Put(*db, Cf::kStreamHeads, "subject/A", EncodeBigEndian64(7));
+    // A streams row past subject/A's last version (20): it would make the
+    // sequencer number the stream's next entry 101.
+    Put(*db, Cf::kStreams, StreamKey("subject/A", 100), EncodeBigEndian64(5));
   }
   // Open does not read the index rows (documented); Scrub does.
   ASSERT_TRUE(h.Open().ok());
@@ -286,7 +333,8 @@ TEST(DamageTest, IndexRowsAreCheckedByScrub) {
   EXPECT_EQ(r->first().index, 5u);
   EXPECT_EQ(r->first().kind, DamageKind::kIndexMismatch);
   EXPECT_EQ(r->damage_count, 2u);
-  EXPECT_THAT(r->damages[1].detail, HasSubstr("stream_heads says stream subject/A is at version 7"));
+  EXPECT_THAT(r->damages[1].detail,
+              HasSubstr("streams has a row for stream subject/A version 100 but its last entry"));
 }
 
 TEST(DamageTest, ReadOnlyOpenSeesTheStoreAndWritesNothing) {
@@ -297,9 +345,9 @@ TEST(DamageTest, ReadOnlyOpenSeesTheStoreAndWritesNothing) {
   o.read_only = true;
   absl::StatusOr<std::unique_ptr<Db>> db = Db::Open(o);
   ASSERT_TRUE(db.ok()) << db.status();
-  absl::StatusOr<std::string> size = (*db)->Get(Cf::kMeta, std::string(kMetaSize));
-  ASSERT_TRUE(size.ok());
-  EXPECT_EQ(*size, EncodeBigEndian64(kSize));
+  absl::StatusOr<std::string> note = (*db)->Get(Cf::kMeta, std::string(kMetaCheckpoint));
+  ASSERT_TRUE(note.ok());
+  EXPECT_THAT(*note, HasSubstr("\n40\n"));
   rocksdb::WriteBatch w;
   w.Put((*db)->handle(Cf::kMeta), "x", "y");
   EXPECT_FALSE((*db)->Write(&w, true).ok());

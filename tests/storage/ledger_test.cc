@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "core/crypto/crypto.h"
@@ -552,6 +553,112 @@ TEST(LedgerTest, ReadStateSeesOnlyDurableEntries) {
   EXPECT_EQ(mismatches.load(), 0);
   EXPECT_GT(reads.load(), 0);
   EXPECT_EQ(h.ledger->ReadState([&] { return h.rules->applied(); }), 201u);
+}
+
+TEST(LedgerTest, PipelinedBatchesStayOrderedDurableAndIdempotent) {
+  // Batches queued back to back: the next is sequenced while the previous
+  // one is written. Answers come in order; every answered entry is durable
+  // (readable, size covers it) when its callback runs; a repeat of an event
+  // in the batch being written is answered as a duplicate, one with other
+  // bytes as ALREADY_EXISTS; ReadState never sees an Apply ahead of size().
+  LedgerHarness h;
+  LedgerOptions o;
+  o.max_batch = 8;
+  ASSERT_OK(h.Open(o));
+  ASSERT_TRUE(h.ledger->Append(Genesis(h.admin)).ok());
+  constexpr int kChunks = 24;
+  std::vector<std::vector<Admitted>> chunks(kChunks);
+  std::vector<Admitted> originals;
+  for (int c = 0; c < kChunks; ++c) {
+    for (int k = 0; k < 7; ++k) {
+      chunks[c].push_back(NoteEvent(h.admin, absl::StrCat("subject/", k % 3), absl::StrCat(c, "/", k)));
+    }
+    originals.push_back(chunks[c][3]);
+    if (c == 0) {
+      chunks[c].push_back(NoteEvent(h.admin, "subject/x", "eighth"));  // 8 per chunk = batch
+    } else {
+      // The 8th request repeats the previous chunk's 4th, alternately
+      // identical and with other bytes under the same event id.
+      const Admitted& prev = originals[c - 1];
+      chunks[c].push_back(c % 2 ? prev
+                                : NoteEvent(h.admin, "subject/0", "other",
+                                            std::nullopt, prev.envelope.event_id()));
+    }
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> mismatches{0};
+  std::thread reader([&] {
+    while (!done) {
+      h.ledger->ReadState([&] {
+        if (h.rules->applied() != h.ledger->size()) ++mismatches;
+      });
+    }
+  });
+  absl::Mutex mu;
+  std::vector<std::vector<absl::StatusOr<AppendResult>>> results(kChunks);
+  std::vector<int> answer_order;
+  int not_durable = 0, answered = 0;
+  for (int c = 0; c < kChunks; ++c) {
+    results[c].resize(chunks[c].size(), absl::UnknownError("unanswered"));
+    h.ledger->AppendAllAsync(chunks[c], [&, c](size_t i, absl::StatusOr<AppendResult> r) {
+      absl::MutexLock lock(&mu);
+      if (r.ok() && !r->duplicate && r->index >= h.ledger->size()) ++not_durable;
+      if (answer_order.empty() || answer_order.back() != c) answer_order.push_back(c);
+      results[c][i] = std::move(r);
+      ++answered;
+    });
+  }
+  int total = 0;
+  for (const auto& c : chunks) total += static_cast<int>(c.size());
+  {
+    absl::MutexLock lock(&mu);
+    auto all = [&] { return answered == total; };
+    mu.Await(absl::Condition(&all));
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_EQ(not_durable, 0);
+  std::vector<int> in_order(kChunks);
+  for (int c = 0; c < kChunks; ++c) in_order[c] = c;
+  EXPECT_EQ(answer_order, in_order);
+  uint64_t next = 1;
+  for (int c = 0; c < kChunks; ++c) {
+    for (size_t i = 0; i < (c == 0 ? 8u : 7u); ++i) {
+      ASSERT_TRUE(results[c][i].ok()) << results[c][i].status();
+      EXPECT_EQ(results[c][i]->index, next++);  // dense, in submission order
+      EXPECT_FALSE(results[c][i]->duplicate);
+    }
+    if (c == 0) continue;
+    const absl::StatusOr<AppendResult>& repeat = results[c][7];
+    const AppendResult& original = *results[c - 1][3];
+    if (c % 2) {
+      ASSERT_TRUE(repeat.ok()) << repeat.status();
+      EXPECT_TRUE(repeat->duplicate);
+      EXPECT_EQ(repeat->index, original.index);
+      EXPECT_EQ(repeat->entry_bytes, original.entry_bytes);
+    } else {
+      EXPECT_EQ(repeat.status().code(), absl::StatusCode::kAlreadyExists) << repeat.status();
+      EXPECT_THAT(repeat.status().message(), HasSubstr(absl::StrCat("entry ", original.index)));
+    }
+  }
+  EXPECT_EQ(h.ledger->size(), next);
+  // Stream versions continued across overlapping batches.
+  absl::StatusOr<std::vector<uint64_t>> s0 = h.ledger->StreamIndexes("subject/0", 1);
+  ASSERT_TRUE(s0.ok());
+  EXPECT_EQ(s0->size(), static_cast<size_t>(kChunks * 3));
+  absl::StatusOr<uint64_t> v0 = h.ledger->StreamVersion("subject/0");
+  ASSERT_TRUE(v0.ok());
+  EXPECT_EQ(*v0, static_cast<uint64_t>(kChunks * 3));
+  absl::StatusOr<ScrubReport> scrub = h.ledger->Scrub();
+  ASSERT_TRUE(scrub.ok());
+  EXPECT_TRUE(scrub->ok()) << scrub->ToStatus();
+  // And the store reopens at exactly that state.
+  const std::string root = h.ledger->root();
+  ASSERT_OK(h.Open());
+  EXPECT_EQ(h.ledger->size(), next);
+  EXPECT_EQ(h.ledger->root(), root);
+  EXPECT_EQ(h.ledger->ReadState([&] { return h.rules->applied(); }), next);
 }
 
 TEST(LedgerTest, CloseFinishesQueuedAppendsThenRefuses) {

@@ -85,17 +85,20 @@ TEST(RocksStatusTest, MapsEveryCode) {
   EXPECT_TRUE(FromRocks(rocksdb::Status::OK(), "x").ok());
 }
 
-// Writes the perfect nodes of a tree over `leaf_hashes` into `db`, as the
-// sequencer does (one WriteBatch per `batch` leaves).
-void StoreTree(Db& db, const std::vector<std::string>& leaf_hashes, size_t batch) {
+// Writes a tree over the leaf data `leaves` into `db` as the sequencer does
+// (format 2): each leaf's data as its entries row, the perfect nodes of
+// levels >= 1 in nodes; one WriteBatch per `batch` leaves.
+void StoreTree(Db& db, const std::vector<std::string>& leaves, size_t batch) {
   merkle::CompactTree tree;
   rocksdb::WriteBatch w;
-  for (size_t i = 0; i < leaf_hashes.size(); ++i) {
-    tree.Append(leaf_hashes[i], [&](merkle::NodeId id, absl::string_view h) {
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    w.Put(db.handle(Cf::kEntries), rocksdb::Slice(EntryKey(i)), rocksdb::Slice(leaves[i]));
+    tree.Append(merkle::HashLeaf(leaves[i]), [&](merkle::NodeId id, absl::string_view h) {
+      if (id.level == 0) return;
       const std::string key = NodeKey(id);
       w.Put(db.handle(Cf::kNodes), rocksdb::Slice(key), rocksdb::Slice(h.data(), h.size()));
     });
-    if ((i + 1) % batch == 0 || i + 1 == leaf_hashes.size()) {
+    if ((i + 1) % batch == 0 || i + 1 == leaves.size()) {
       ASSERT_TRUE(db.Write(&w, /*sync=*/false).ok());
       w.Clear();
     }
@@ -111,8 +114,8 @@ TEST(NodeStoreTest, ProofsFromStoredNodesMatchTlogVectors) {
   for (const auto& leaf : doc["leaves"]) {
     absl::StatusOr<std::string> data = HexDecode(leaf["dataHex"].get<std::string>());
     ASSERT_TRUE(data.ok());
-    leaves.push_back(merkle::HashLeaf(*data));
-    EXPECT_EQ(leaves.back(), FromBase64(leaf["leafHash"]));
+    leaves.push_back(*data);
+    EXPECT_EQ(merkle::HashLeaf(*data), FromBase64(leaf["leafHash"]));
   }
   ASSERT_EQ(leaves.size(), 64u);
   StoreTree(**db, leaves, 5);
@@ -155,7 +158,7 @@ TEST(NodeStoreTest, CachedUpperLevelsGiveGoldenRootsOfBigTrees) {
   std::vector<std::string> leaves;
   for (uint64_t i = 0; i < max_size; ++i) {
     const char data[2] = {static_cast<char>(i & 0xff), static_cast<char>((i >> 8) & 0xff)};
-    leaves.push_back(merkle::HashLeaf(absl::string_view(data, 2)));
+    leaves.push_back(std::string(data, 2));
   }
   testing::TempDir tmp;
   absl::StatusOr<std::unique_ptr<Db>> db = Db::Open(DbOptions{tmp.path() + "/db"});
@@ -213,9 +216,13 @@ TEST(NodeStoreTest, RecentWindowServesFreshNodesAndOlderOnesComeFromRocksDb) {
   rocksdb::WriteBatch w;
   std::vector<std::pair<merkle::NodeId, std::string>> published;
   for (uint64_t i = 0; i < n; ++i) {
+    w.Put((*db)->handle(Cf::kEntries), rocksdb::Slice(EntryKey(i)),
+          rocksdb::Slice(absl::StrCat("leaf ", i)));
     tree.Append(leaves[i], [&](merkle::NodeId id, absl::string_view h) {
-      const std::string key = NodeKey(id);
-      w.Put((*db)->handle(Cf::kNodes), rocksdb::Slice(key), rocksdb::Slice(h.data(), h.size()));
+      if (id.level > 0) {  // leaf hashes are not stored (format 2)
+        const std::string key = NodeKey(id);
+        w.Put((*db)->handle(Cf::kNodes), rocksdb::Slice(key), rocksdb::Slice(h.data(), h.size()));
+      }
       published.emplace_back(id, std::string(h));
     });
     if ((i + 1) % 512 == 0 || i + 1 == n) {
@@ -234,12 +241,12 @@ TEST(NodeStoreTest, RecentWindowServesFreshNodesAndOlderOnesComeFromRocksDb) {
     EXPECT_TRUE(merkle::VerifyInclusion(index, n, leaves[index], *proof, root).ok())
         << "index " << index;
   }
-  // With the rows gone from RocksDB, a fresh leaf is still served (from
-  // memory), and a leaf trimmed from the window is not.
+  // With the entry rows gone from RocksDB, a fresh leaf is still served
+  // (from memory), and a leaf trimmed from the window is not.
   const merkle::NodeId fresh{0, n - 1}, old{0, 5};
   for (merkle::NodeId id : {fresh, old}) {
-    ASSERT_TRUE((*db)->rocks()->Delete(rocksdb::WriteOptions(), (*db)->handle(Cf::kNodes),
-                                       NodeKey(id)).ok());
+    ASSERT_TRUE((*db)->rocks()->Delete(rocksdb::WriteOptions(), (*db)->handle(Cf::kEntries),
+                                       EntryKey(id.index)).ok());
   }
   EXPECT_EQ(nodes.GetNode(fresh).value_or(""), leaves[n - 1]);
   EXPECT_EQ(nodes.GetNode(old).status().code(), absl::StatusCode::kNotFound);
