@@ -93,7 +93,11 @@ class StorageFaultTest : public ::testing::Test {
   absl::StatusOr<std::unique_ptr<Trialogd>> Start(bool preload, const std::string& ops = "all") {
     std::vector<std::string> env;
     if (preload) {
-      env = {absl::StrCat("LD_PRELOAD=", TRIALOG_FAULT_LIBRARY),
+      // Beside this test in the build tree (CMake's and Bazel's cmake_bin/).
+      const std::string library =
+          fs::absolute(std::string(TRIALOG_BINARY_DIR) + "/tests/server/libtrialog_fault_injection.so")
+              .string();
+      env = {"LD_PRELOAD=" + library,
              "TRIALOG_FAULT_DIR=" + DataDir(), "TRIALOG_FAULT_ARMED=" + dir_.File("armed"),
              "TRIALOG_FAULT_OPS=" + ops, "TRIALOG_FAULT_DEBUG=1"};
     }
