@@ -37,26 +37,6 @@ constexpr char kLedgerName[] = "trialog.backup";
 
 std::string Origin(const std::string& trial) { return absl::StrCat(kLedgerName, "/", trial); }
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;  // stdout only
-};
-
-// Runs the trialog CLI of this build; stderr goes to the test's log.
-CommandResult RunTrialog(const std::vector<std::string>& args) {
-  std::string cmd = std::string(TRIALOG_BINARY_DIR) + "/tools/trialog";
-  for (const std::string& a : args) cmd += " '" + a + "'";
-  CommandResult r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-  int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
 class BackupTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -188,8 +168,8 @@ TEST_F(BackupTest, OnlineBackupRestoresToTheSameRootAndSize) {
   // Restore into a fresh data directory; the CLI verifies before keeping.
   const std::string vkey_file = dir_.File("trial.vkey");
   std::ofstream(vkey_file) << VerifierKey(trial) << "\n";
-  CommandResult restore =
-      RunTrialog({"restore", "--from", tb.directory() + "/../..", "--data", dir_.File("restored"),
+  CliResult restore =
+      RunTrialogCli({"restore", "--from", tb.directory() + "/../..", "--data", dir_.File("restored"),
                   "--trial", trial, "--key", "@" + vkey_file, "--json"});
   ASSERT_EQ(restore.exit_code, 0) << restore.out;
   nlohmann::json j = nlohmann::json::parse(restore.out);
@@ -252,7 +232,7 @@ TEST_F(BackupTest, RefusalsSayWhyAndLeaveNothing) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
 
   // The CLI: verifies the copy's checkpoint under the trial's key.
-  CommandResult cli = RunTrialog({"backup", "--server", (*server)->target(), "--plaintext", "--name",
+  CliResult cli = RunTrialogCli({"backup", "--server", (*server)->target(), "--plaintext", "--name",
                                   "cli", "--trial", trial, "--key", VerifierKey(trial), "--json"});
   ASSERT_EQ(cli.exit_code, 0) << cli.out;
   nlohmann::json j = nlohmann::json::parse(cli.out);
@@ -260,7 +240,7 @@ TEST_F(BackupTest, RefusalsSayWhyAndLeaveNothing) {
   EXPECT_EQ(j["trials"][0]["verified"], true);
   EXPECT_EQ(j["trials"][0]["size"].get<uint64_t>(), j["trials"][0]["entries"].get<uint64_t>());
   EXPECT_EQ(j["trials"][0]["size"].get<uint64_t>(), Checkpoint(stub.get(), trial).tree_size());
-  CommandResult reused = RunTrialog({"backup", "--server", (*server)->target(), "--plaintext",
+  CliResult reused = RunTrialogCli({"backup", "--server", (*server)->target(), "--plaintext",
                                      "--name", "cli"});
   EXPECT_EQ(reused.exit_code, 1) << reused.out;
 
@@ -280,7 +260,7 @@ TEST_F(BackupTest, RefusalsSayWhyAndLeaveNothing) {
   absl::StatusOr<LedgerKey> other = MakeLedgerKey(other_dir, kLedgerName);
   ASSERT_TRUE(other.ok()) << other.status();
   const std::string wrong = note::FormatVerifierKey(Origin(trial), other->public_key);
-  CommandResult bad = RunTrialog({"restore", "--from", dir_.File("backups/once"), "--data",
+  CliResult bad = RunTrialogCli({"restore", "--from", dir_.File("backups/once"), "--data",
                                   dir_.File("restored"), "--trial", trial, "--key", wrong, "--json"});
   EXPECT_EQ(bad.exit_code, 5) << bad.out;
   EXPECT_FALSE(fs::exists(dir_.File("restored/trials/" + trial)));
@@ -288,7 +268,7 @@ TEST_F(BackupTest, RefusalsSayWhyAndLeaveNothing) {
   // Restore never overwrites: the live trial directory is left as it was.
   const std::string live = dir_.File("data/trials/" + trial);
   const auto before = fs::last_write_time(live);
-  CommandResult over = RunTrialog({"restore", "--from", dir_.File("backups/once"), "--data",
+  CliResult over = RunTrialogCli({"restore", "--from", dir_.File("backups/once"), "--data",
                                    dir_.File("data"), "--trial", trial, "--key",
                                    VerifierKey(trial), "--json"});
   EXPECT_EQ(over.exit_code, 2) << over.out;
@@ -296,7 +276,7 @@ TEST_F(BackupTest, RefusalsSayWhyAndLeaveNothing) {
   EXPECT_EQ(fs::last_write_time(live), before);
 
   // A missing backup is unreadable input (exit 2).
-  CommandResult missing = RunTrialog({"restore", "--from", dir_.File("backups/nope"), "--data",
+  CliResult missing = RunTrialogCli({"restore", "--from", dir_.File("backups/nope"), "--data",
                                       dir_.File("restored"), "--trial", trial, "--key",
                                       VerifierKey(trial)});
   EXPECT_EQ(missing.exit_code, 2);

@@ -29,26 +29,6 @@ using ::testing::HasSubstr;
 
 constexpr char kLedgerName[] = "trialog.faults";
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;  // stdout only
-};
-
-// Runs the trialog CLI of this build; stderr goes to the test's log.
-CommandResult RunTrialog(const std::vector<std::string>& args) {
-  std::string cmd = std::string(TRIALOG_BINARY_DIR) + "/tools/trialog";
-  for (const std::string& a : args) cmd += " '" + a + "'";
-  CommandResult r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
 std::string Slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -164,7 +144,7 @@ class StorageFaultTest : public ::testing::Test {
   }
 
   nlohmann::json VerifyData(int* exit_code) {
-    CommandResult r = RunTrialog({"verify", "--data", DataDir(), "--trial", trial_, "--key",
+    CliResult r = RunTrialogCli({"verify", "--data", DataDir(), "--trial", trial_, "--key",
                                   VerifierKey(), "--json"});
     *exit_code = r.exit_code;
     nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);

@@ -213,6 +213,20 @@ Trialogd::~Trialogd() {
   }
 }
 
+CliResult RunTrialogCli(const std::vector<std::string>& args) {
+  std::string cmd = std::string(TRIALOG_BINARY_DIR) + "/tools/trialog";
+  for (const std::string& a : args) cmd += " '" + a + "'";
+  CliResult r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
 RunResult RunTrialogd(const TempDir& dir, const std::vector<std::string>& args,
                       const std::vector<std::string>& env) {
   RunResult r;

@@ -89,6 +89,14 @@ struct RunResult {
 RunResult RunTrialogd(const TempDir& dir, const std::vector<std::string>& args,
                       const std::vector<std::string>& env = {});
 
+// Runs the trialog CLI of this build with `args` (each passed as one
+// argument); stdout is captured, stderr goes to the test's log.
+struct CliResult {
+  int exit_code = -1;
+  std::string out;  // stdout only
+};
+CliResult RunTrialogCli(const std::vector<std::string>& args);
+
 // A principal with a fresh key.
 struct Principal {
   v1::Actor actor;
