@@ -55,6 +55,9 @@ absl::StatusOr<std::unique_ptr<TrialLedger>> LedgerSet::OpenTrial(const std::str
   o.max_batch = options_.max_sequencer_batch;
   o.min_free_bytes = options_.min_free_bytes;
   o.create_if_missing = create;
+  o.use_snapshot = options_.use_snapshot;
+  o.snapshot_every_entries = options_.snapshot_every_entries;
+  o.snapshot_interval = options_.snapshot_interval;
   return TrialLedger::Open(std::move(o));
 }
 

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "core/crypto/crypto.h"
 #include "server/state_machines.h"
 #include "server/trial_ledger.h"
@@ -33,6 +34,10 @@ struct LedgerSetOptions {
   bool sync = true;
   size_t max_sequencer_batch = 512;
   uint64_t min_free_bytes = 0;  // per trial ledger; see storage::LedgerOptions
+  // Projection snapshots; see storage::LedgerOptions.
+  bool use_snapshot = true;
+  uint64_t snapshot_every_entries = 100000;
+  absl::Duration snapshot_interval = absl::Minutes(5);
 };
 
 // Checks a trial id names a safe directory: 1..64 bytes of [A-Za-z0-9._-],

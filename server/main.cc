@@ -58,6 +58,16 @@ ABSL_FLAG(bool, sync, true, "fsync every group commit (turn off only for throwaw
 ABSL_FLAG(uint32_t, min_free_disk_mb, 64,
           "Refuse appends with UNAVAILABLE while the data directory's file system has less free "
           "space than this (MiB), so the store never meets a full disk mid-write; 0 = no check.");
+ABSL_FLAG(bool, full_replay_on_open, false,
+          "On start, ignore the trials' projection snapshots and replay and check every entry "
+          "(re-hash, chain, stored Merkle nodes, signed root). Off: restore the latest snapshot "
+          "signed by the ledger key and replay only the entries after it.");
+ABSL_FLAG(uint64_t, snapshot_every_entries, 100000,
+          "Write a trial's projection snapshot every this many appended entries (0 = not by "
+          "count).");
+ABSL_FLAG(uint32_t, snapshot_interval_seconds, 300,
+          "Write a trial's projection snapshot every this many seconds when it has new entries "
+          "(0 = not by time). A snapshot is also written when a trial closes.");
 ABSL_FLAG(std::string, backup_dir, "",
           "Directory (existing, outside --data_dir) that AdminService.CreateBackup writes "
           "consistent online backups into (`trialog backup`); empty = backups refused.");
@@ -153,6 +163,15 @@ absl::StatusOr<ServerConfig> BuildConfig() {
   if (Given("witness_quorum")) config.set_witness_quorum(absl::GetFlag(FLAGS_witness_quorum));
   if (Given("backup_dir")) config.set_backup_dir(absl::GetFlag(FLAGS_backup_dir));
   if (Given("min_free_disk_mb")) config.set_min_free_disk_mb(absl::GetFlag(FLAGS_min_free_disk_mb));
+  if (Given("full_replay_on_open")) {
+    config.set_full_replay_on_open(absl::GetFlag(FLAGS_full_replay_on_open));
+  }
+  if (Given("snapshot_every_entries")) {
+    config.set_snapshot_every_entries(absl::GetFlag(FLAGS_snapshot_every_entries));
+  }
+  if (Given("snapshot_interval_seconds")) {
+    config.set_snapshot_interval_seconds(absl::GetFlag(FLAGS_snapshot_interval_seconds));
+  }
   return config;
 }
 

@@ -87,6 +87,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
   lo.accept_new_trials = config.accept_new_trials();
   lo.sync = config.sync();
   lo.max_sequencer_batch = config.max_sequencer_batch();
+  lo.use_snapshot = !config.full_replay_on_open();
+  if (config.has_snapshot_every_entries()) lo.snapshot_every_entries = config.snapshot_every_entries();
+  if (config.has_snapshot_interval_seconds()) {
+    lo.snapshot_interval = absl::Seconds(config.snapshot_interval_seconds());
+  }
   lo.min_free_bytes = static_cast<uint64_t>(
                           config.has_min_free_disk_mb() ? config.min_free_disk_mb()
                                                         : kDefaultMinFreeDiskMb)

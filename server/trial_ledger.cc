@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/ledger/entry.h"
 #include "core/merkle/merkle.h"
 #include "core/util/bytes.h"
@@ -48,11 +49,24 @@ absl::StatusOr<std::unique_ptr<TrialLedger>> TrialLedger::Open(TrialLedgerOption
   lo.min_free_bytes = options.min_free_bytes;
   lo.sync = options.sync;
   lo.create_if_missing = options.create_if_missing;
+  lo.use_snapshot = options.use_snapshot;
+  lo.snapshot_every_entries = options.snapshot_every_entries;
+  lo.snapshot_interval = options.snapshot_interval;
   TRIALOG_ASSIGN_OR_RETURN(t->store_, storage::Ledger::Open(lo, t->registry_.get(), std::move(machines)));
   RefusalLog::Sink sink = options.log;
   if (!sink) {
     sink = [](absl::string_view line) { std::cerr << "trialogd: " << line << std::endl; };
   }
+  const storage::OpenStats& st = t->store_->open_stats();
+  sink(absl::StrFormat(
+      "trial %s opened: %d entries; %s; replayed %d entries in %.3f s; whole open %.3f s "
+      "(RocksDB %.3f, checks %.3f, node cache %.3f, snapshot %.3f)",
+      t->trial_id_, t->store_->size(),
+      st.snapshot_used ? absl::StrCat("from the snapshot at ", st.snapshot_size)
+                       : absl::StrCat("no snapshot used (", st.snapshot_fallback, ")"),
+      st.replayed_entries, absl::ToDoubleSeconds(st.replay_time), absl::ToDoubleSeconds(st.open_time),
+      absl::ToDoubleSeconds(st.rocksdb_open_time), absl::ToDoubleSeconds(st.check_time),
+      absl::ToDoubleSeconds(st.node_load_time), absl::ToDoubleSeconds(st.snapshot_time)));
   t->refusals_ = std::make_unique<RefusalLog>(absl::StrCat("trial ", t->trial_id_), std::move(sink));
   return t;
 }

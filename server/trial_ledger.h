@@ -41,6 +41,10 @@ struct TrialLedgerOptions {
   size_t max_batch = 512;
   uint64_t min_free_bytes = 0;  // see storage::LedgerOptions
   bool create_if_missing = false;
+  // Projection snapshots; see storage::LedgerOptions.
+  bool use_snapshot = true;
+  uint64_t snapshot_every_entries = 100000;
+  absl::Duration snapshot_interval = absl::Minutes(5);
   // Where the operator's log lines go (refused appends, see RefusalLog);
   // stderr with a "trialogd: " prefix when unset.
   RefusalLog::Sink log;

@@ -1,6 +1,7 @@
 #include "storage/ledger.h"
 
 #include <algorithm>
+#include <iostream>
 #include <memory>
 #include <utility>
 
@@ -47,12 +48,26 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options,
   std::unique_ptr<Ledger> ledger(new Ledger(std::move(checkpointer), std::move(db)));
   ledger->nodes_ = std::make_unique<NodeStore>(ledger->db_.get());
   ledger->published_ = std::make_unique<Published>();
+  ledger->signer_ = options.checkpoint_signer;
+  ledger->projections_ = Projections{registry, machines};
 
-  absl::StatusOr<Recovered> recovered =
-      Recover(*ledger->db_, ledger->checkpointer_, *ledger->nodes_, registry, machines);
+  RecoverOptions recover_options;
+  recover_options.signer = options.checkpoint_signer;
+  recover_options.use_snapshot = options.use_snapshot;
+  absl::StatusOr<Recovered> recovered = Recover(*ledger->db_, ledger->checkpointer_,
+                                                *ledger->nodes_, registry, machines,
+                                                recover_options);
   if (!recovered.ok()) return Annotate(recovered.status(), options.dir);
   ledger->open_stats_ = recovered->stats;
   ledger->open_stats_.rocksdb_open_time = rocksdb_open_time;
+  {
+    absl::MutexLock lock(&ledger->snapshot_mu_);
+    ledger->trial_id_ = recovered->chain.trial_id;
+  }
+  if (recovered->stats.snapshot_used) {
+    absl::MutexLock lock(&ledger->snapshot_stats_mu_);
+    ledger->snapshot_stats_.last_size = recovered->stats.snapshot_size;
+  }
   ledger->published_->Publish(recovered->size, recovered->root, recovered->checkpoint);
   if (!recovered->damage.ok()) {
     const absl::Status damage = Annotate(recovered->damage, options.dir);
@@ -68,6 +83,14 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options,
         seq, ledger->db_.get(), ledger->nodes_.get(), &ledger->checkpointer_, registry,
         std::move(machines), std::move(recovered->chain), ledger->published_.get());
   }
+  ledger->options_ = std::move(options);
+  if (ledger->sequencer_ != nullptr && ledger->projections_.Snapshottable() &&
+      (ledger->options_.snapshot_every_entries > 0 ||
+       (ledger->options_.snapshot_interval > absl::ZeroDuration() &&
+        ledger->options_.snapshot_interval != absl::InfiniteDuration()))) {
+    Ledger* l = ledger.get();
+    ledger->snapshot_thread_ = std::thread([l] { l->SnapshotLoop(); });
+  }
   ledger->open_stats_.open_time = absl::Now() - start;
   return ledger;
 }
@@ -81,10 +104,113 @@ absl::Status Ledger::Close() {
   absl::MutexLock lock(&close_mu_);
   if (closed_) return absl::OkStatus();
   closed_ = true;
+  {
+    absl::MutexLock stop(&stop_mu_);
+    stop_ = true;
+  }
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
   if (sequencer_) sequencer_->Close();
+  // Everything queued is finished: the state is final, and consistent with
+  // size() unless a write failed.
+  const bool healthy = published_->health().ok();
   published_->Fail(absl::UnavailableError("ledger is closed"));
   published_->MarkClosed();
+  if (options_.snapshot_on_close && healthy) {
+    // A failed snapshot costs only the next open's time: say so, but the
+    // close itself succeeded (everything acknowledged is durable).
+    absl::Status s = WriteSnapshot(/*sync=*/true, /*closing=*/true);
+    if (!s.ok()) {
+      std::cerr << "trialog: ledger store " << options_.dir
+                << ": writing the closing snapshot: " << s << std::endl;
+    }
+  }
   return absl::OkStatus();
+}
+
+SnapshotStats Ledger::snapshot_stats() const {
+  absl::MutexLock lock(&snapshot_stats_mu_);
+  return snapshot_stats_;
+}
+
+absl::Status Ledger::WriteSnapshotNow(bool sync) { return WriteSnapshot(sync, /*closing=*/false); }
+
+absl::Status Ledger::WriteSnapshot(bool sync, bool closing) {
+  absl::MutexLock lock(&snapshot_mu_);
+  if (sequencer_ == nullptr || signer_ == nullptr || !projections_.Snapshottable()) {
+    return absl::OkStatus();
+  }
+  uint64_t last_size = 0;
+  {
+    absl::MutexLock stats(&snapshot_stats_mu_);
+    last_size = snapshot_stats_.last_size;
+  }
+  if (trial_id_.empty() && size() > 0) {
+    absl::StatusOr<std::string> first = ReadEntry(0);
+    if (!first.ok()) return first.status();
+    absl::StatusOr<ledger::ParsedEntry> parsed = ledger::ParseEntry(*first);
+    if (!parsed.ok()) return parsed.status();
+    trial_id_ = parsed->envelope.trial_id();
+  }
+  struct Captured {
+    uint64_t size = 0;
+    std::string root;
+    std::string body;
+  };
+  const absl::Time capture_start = absl::Now();
+  Captured c = ReadState([&] {
+    Captured out;
+    out.size = size();
+    if (out.size == 0 || out.size == last_size) return out;
+    // After a failed write the machines may hold entries that are not
+    // durable (the failure is published before the state lock is freed).
+    if (!closing && !published_->health().ok()) return out;
+    out.root = root();
+    out.body = CaptureProjections(projections_, out.size, out.root, trial_id_);
+    return out;
+  });
+  const absl::Duration capture_time = absl::Now() - capture_start;
+  if (c.body.empty()) return absl::OkStatus();  // nothing new
+  const absl::Time write_start = absl::Now();
+  absl::StatusOr<v1::SnapshotHeader> written =
+      storage::WriteSnapshot(*db_, *signer_, c.size, c.root, c.body, sync);
+  absl::MutexLock stats(&snapshot_stats_mu_);
+  snapshot_stats_.last_error = written.status();
+  if (!written.ok()) return written.status();
+  ++snapshot_stats_.written;
+  snapshot_stats_.last_size = c.size;
+  snapshot_stats_.last_bytes = c.body.size();
+  snapshot_stats_.last_capture_time = capture_time;
+  snapshot_stats_.max_capture_time = std::max(snapshot_stats_.max_capture_time, capture_time);
+  snapshot_stats_.last_write_time = absl::Now() - write_start;
+  return absl::OkStatus();
+}
+
+void Ledger::SnapshotLoop() {
+  uint64_t last = snapshot_stats().last_size;
+  absl::Time last_time = absl::Now();
+  // No usable snapshot at open: write one soon, so the next open is fast.
+  bool initial = !open_stats_.snapshot_used && size() > 0;
+  const uint64_t every = options_.snapshot_every_entries;
+  const absl::Duration interval = options_.snapshot_interval;
+  const bool by_time = interval > absl::ZeroDuration() && interval != absl::InfiniteDuration();
+  for (;;) {
+    {
+      absl::MutexLock lock(&stop_mu_);
+      if (stop_mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(200))) return;
+    }
+    const uint64_t n = size();
+    const bool due = (initial && n > last) || (every > 0 && n >= last + every) ||
+                     (by_time && n > last && absl::Now() - last_time >= interval);
+    if (!due) continue;
+    initial = false;
+    absl::Status s = WriteSnapshotNow(/*sync=*/false);
+    if (!s.ok()) {
+      std::cerr << "trialog: ledger store " << options_.dir << ": writing a snapshot: " << s
+                << std::endl;
+    }
+    last = std::max(n, snapshot_stats().last_size);  // back off after a failure too
+    last_time = absl::Now();
+  }
 }
 
 absl::Status Ledger::health() const { return published_->health(); }

@@ -16,6 +16,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -36,6 +37,7 @@
 #include "storage/schema.h"
 #include "storage/scrub.h"
 #include "storage/sequencer.h"
+#include "storage/snapshot.h"
 
 namespace rocksdb {
 class Env;
@@ -62,6 +64,36 @@ struct LedgerOptions {
   // machines then hold only the entries before the damage.
   bool refuse_damaged = true;
   rocksdb::Env* env = nullptr;  // tests: fault injection; nullptr = default
+
+  // Projection snapshots (storage/snapshot.h), so that Open replays only
+  // the entries after the latest one. Written only when the registry and
+  // every machine have snapshot hooks, and only by a healthy ledger.
+  // False: Open ignores any stored snapshot and replays (and checks) every
+  // entry, as a full scrub of the chain does (trialogd
+  // --full_replay_on_open). Snapshots are still written.
+  bool use_snapshot = true;
+  // A background thread writes a snapshot once this many entries were
+  // appended since the last one (0 = never by count) ...
+  uint64_t snapshot_every_entries = 100000;
+  // ... or once this much time passed with new entries since the last one
+  // (zero or infinite = never by time).
+  absl::Duration snapshot_interval = absl::Minutes(5);
+  // Close writes a snapshot of the final state (synced) if it is newer.
+  bool snapshot_on_close = true;
+};
+
+// What the snapshot writer did (Ledger::snapshot_stats()).
+struct SnapshotStats {
+  uint64_t written = 0;          // snapshots written by this Ledger
+  uint64_t last_size = 0;        // tree size of the latest written (or loaded) one
+  uint64_t last_bytes = 0;       // its body size
+  // The part of writing the latest one that holds the state lock (appends
+  // wait for it at their next batch): serialising the projections.
+  absl::Duration last_capture_time;
+  absl::Duration max_capture_time;  // the longest such stall so far
+  // Hashing, signing and the RocksDB write (no lock held).
+  absl::Duration last_write_time;
+  absl::Status last_error;       // of the latest attempt
 };
 
 class Ledger {
@@ -169,6 +201,12 @@ class Ledger {
   absl::Status Close();
 
   const OpenStats& open_stats() const { return open_stats_; }
+  SnapshotStats snapshot_stats() const;
+  // Writes a snapshot of the state now (if newer than the latest one and
+  // the projections support it), with `sync`. The state lock is held only
+  // while serialising. OK (doing nothing) when not applicable; errors are
+  // those of the write. Thread-safe; not from a Done callback.
+  absl::Status WriteSnapshotNow(bool sync = false);
   SequencerStats sequencer_stats() const;
 
  private:
@@ -176,7 +214,15 @@ class Ledger {
       : checkpointer_(std::move(checkpointer)), db_(std::move(db)) {}
   absl::Status CheckSize(uint64_t tree_size) const;
 
+  void SnapshotLoop();
+  // WriteSnapshotNow; `closing`: called by Close after the sequencer
+  // finished (health already checked).
+  absl::Status WriteSnapshot(bool sync, bool closing);
+
   Checkpointer checkpointer_;
+  const note::NoteSigner* signer_ = nullptr;
+  LedgerOptions options_;
+  Projections projections_;
   std::unique_ptr<Db> db_;
   std::unique_ptr<NodeStore> nodes_;
   std::unique_ptr<Published> published_;
@@ -184,6 +230,15 @@ class Ledger {
   OpenStats open_stats_;
   absl::Mutex close_mu_;
   bool closed_ = false;
+
+  // The snapshot writer (a thread while the ledger is open and healthy).
+  absl::Mutex snapshot_mu_;  // serialises snapshot writes
+  mutable absl::Mutex snapshot_stats_mu_;
+  SnapshotStats snapshot_stats_ ABSL_GUARDED_BY(snapshot_stats_mu_);
+  std::string trial_id_ ABSL_GUARDED_BY(snapshot_mu_);  // entry 0's, once known
+  absl::Mutex stop_mu_;
+  bool stop_ ABSL_GUARDED_BY(stop_mu_) = false;
+  std::thread snapshot_thread_;
 };
 
 }  // namespace trialog::storage

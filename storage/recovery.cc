@@ -14,6 +14,7 @@
 #include "rocksdb/write_batch.h"
 #include "storage/rocks_status.h"
 #include "storage/scrub.h"
+#include "storage/snapshot.h"
 
 namespace trialog::storage {
 namespace {
@@ -131,11 +132,84 @@ absl::Status CheckHead(const Db& db, const Checkpointer& checkpointer, NodeStore
   return absl::OkStatus();
 }
 
+// Where the tail replay starts after a trusted snapshot.
+struct TailStart {
+  uint64_t size = 0;
+  merkle::CompactTree tree;   // of the first `size` leaves (root checked)
+  std::string prev_leaf;      // leaf hash of entry size-1 (zero hash at 0)
+  int64_t recorded_at = 0;    // of entry size-1
+  std::string trial_id;
+  v1::LedgerSnapshot empty;   // the projections' states before restoring
+};
+
+// Reads, authenticates and checks the stored snapshot against the tree and
+// restores the projections from it. Errors say why it cannot be used (the
+// projections are then unchanged): NOT_FOUND (none), UNAUTHENTICATED,
+// INVALID_ARGUMENT, DATA_LOSS, FAILED_PRECONDITION; others are I/O.
+absl::StatusOr<TailStart> FromSnapshot(const Db& db, NodeStore& nodes,
+                                       const note::NoteSigner& signer, const Recovered& r,
+                                       const Projections& projections) {
+  TRIALOG_ASSIGN_OR_RETURN(StoredSnapshot snap, ReadSnapshot(db, signer));
+  const uint64_t size = snap.header.tree_size();
+  const std::string& root = snap.header.root();
+  if (size > r.size) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the snapshot is at size ", size, ", beyond the signed checkpoint's ", r.size));
+  }
+  std::vector<std::string> border;
+  for (const merkle::NodeId& id : merkle::PerfectNodes(merkle::Range{0, size})) {
+    absl::StatusOr<std::string> node = nodes.GetNode(id);
+    if (!node.ok()) {
+      if (absl::IsNotFound(node.status()) || absl::IsDataLoss(node.status())) {
+        return absl::DataLossError(absl::StrCat("snapshot border node (", id.level, ", ", id.index,
+                                                ") is unreadable: ", node.status().message()));
+      }
+      return node.status();
+    }
+    border.push_back(*std::move(node));
+  }
+  absl::StatusOr<merkle::CompactTree> tree = merkle::CompactTree::FromBorder(size, std::move(border));
+  if (!tree.ok()) return absl::DataLossError(tree.status().message());
+  if (tree->Root() != root) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the snapshot's root at size ", size, ", ", HexEncode(root),
+        ", is not the tree's root at that size, ", HexEncode(tree->Root())));
+  }
+  TailStart t;
+  t.size = size;
+  t.tree = *std::move(tree);
+  t.prev_leaf = ledger::ZeroHash();
+  if (size > 0) {
+    absl::StatusOr<std::string> last = db.Get(Cf::kEntries, EntryKey(size - 1));
+    if (!last.ok()) {
+      if (absl::IsNotFound(last.status())) {
+        return absl::DataLossError(absl::StrCat("entry ", size - 1, " (the snapshot's last) is missing"));
+      }
+      return last.status();
+    }
+    absl::StatusOr<ledger::ParsedEntry> parsed = ledger::ParseEntry(*last);
+    if (!parsed.ok()) {
+      return absl::DataLossError(absl::StrCat("entry ", size - 1, " (the snapshot's last) does not parse: ",
+                                              parsed.status().message()));
+    }
+    t.prev_leaf = parsed->leaf_hash;
+    t.recorded_at = parsed->entry.recorded_at_unix_micros();
+    if (snap.body.trial_id().empty()) {
+      return absl::InvalidArgumentError("the snapshot of a non-empty ledger names no trial id");
+    }
+  }
+  t.trial_id = snap.body.trial_id();
+  t.empty.ParseFromString(CaptureProjections(projections, 0, ledger::ZeroHash(), ""));
+  TRIALOG_RETURN_IF_ERROR(RestoreProjections(snap.body, projections));
+  return t;
+}
+
 }  // namespace
 
 absl::StatusOr<Recovered> Recover(Db& db, const Checkpointer& checkpointer, NodeStore& nodes,
                                   ledger::PrincipalRegistry* registry,
-                                  const std::vector<ledger::StateMachine*>& machines) {
+                                  const std::vector<ledger::StateMachine*>& machines,
+                                  const RecoverOptions& options) {
   Recovered r;
   TRIALOG_ASSIGN_OR_RETURN(std::optional<std::string> format, Meta(db, kMetaFormat));
   if (!format.has_value()) {
@@ -177,18 +251,79 @@ absl::StatusOr<Recovered> Recover(Db& db, const Checkpointer& checkpointer, Node
     return r;
   }
 
-  // Replay (and check) every entry.
-  ScrubOptions options;
-  options.check_indexes = false;
-  options.stop_at_first = true;
-  options.on_entry = [&](const ledger::ParsedEntry& e) {
+  Projections projections{registry, machines};
+  // Replay hints (deferred derived work), ended on every way out.
+  struct ReplayScope {
+    const Projections& p;
+    explicit ReplayScope(const Projections& projections) : p(projections) {
+      if (p.registry != nullptr) p.registry->BeginReplay();
+      for (ledger::StateMachine* m : p.machines) m->BeginReplay();
+    }
+    ~ReplayScope() {
+      if (p.registry != nullptr) p.registry->EndReplay();
+      for (ledger::StateMachine* m : p.machines) m->EndReplay();
+    }
+  };
+  auto on_entry = [&](const ledger::ParsedEntry& e) {
     if (e.entry.index() == 0) r.chain.trial_id = e.envelope.trial_id();
     if (registry != nullptr) registry->Apply(e);
     for (ledger::StateMachine* m : machines) m->Apply(e);
     ++r.stats.replayed_entries;
   };
+
+  if (!options.use_snapshot) {
+    r.stats.snapshot_fallback = "disabled (full replay requested)";
+  } else if (options.signer == nullptr) {
+    r.stats.snapshot_fallback = "disabled (no ledger key given)";
+  } else if (!projections.Snapshottable()) {
+    r.stats.snapshot_fallback = "a state machine has no snapshot support";
+  } else {
+    const absl::Time snap_start = absl::Now();
+    absl::StatusOr<TailStart> tail = FromSnapshot(db, nodes, *options.signer, r, projections);
+    r.stats.snapshot_time = absl::Now() - snap_start;
+    if (!tail.ok()) {
+      if (!absl::IsNotFound(tail.status()) && tail.status().code() != absl::StatusCode::kUnauthenticated &&
+          !absl::IsInvalidArgument(tail.status()) && !absl::IsDataLoss(tail.status()) &&
+          !absl::IsFailedPrecondition(tail.status())) {
+        return tail.status();  // I/O
+      }
+      r.stats.snapshot_fallback = std::string(tail.status().message());
+    } else {
+      ReplayScope replaying(projections);
+      ScrubOptions so;
+      so.check_indexes = false;
+      so.stop_at_first = true;
+      so.on_entry = on_entry;
+      so.start = tail->size;
+      so.start_tree = std::move(tail->tree);
+      so.start_prev_leaf = std::move(tail->prev_leaf);
+      so.start_recorded_at = tail->recorded_at;
+      const absl::Time start = absl::Now();
+      TRIALOG_ASSIGN_OR_RETURN(ScrubReport report, ScrubStore(db, checkpointer, so));
+      r.stats.replay_time = absl::Now() - start;
+      if (report.ok()) {
+        r.chain.trial_id = tail->trial_id;
+        r.stats.snapshot_used = true;
+        r.stats.snapshot_size = tail->size;
+        return r;
+      }
+      // Damage in the tail: start over from empty projections and walk
+      // everything, so the first bad index is named.
+      r.stats.snapshot_fallback =
+          absl::StrCat("the tail after the snapshot is damaged: ", report.ToStatus().message());
+      TRIALOG_RETURN_IF_ERROR(RestoreProjections(tail->empty, projections));
+      r.stats.replayed_entries = 0;
+    }
+  }
+
+  // Replay (and check) every entry.
+  ReplayScope replaying(projections);
+  ScrubOptions so;
+  so.check_indexes = false;
+  so.stop_at_first = true;
+  so.on_entry = on_entry;
   const absl::Time start = absl::Now();
-  TRIALOG_ASSIGN_OR_RETURN(ScrubReport report, ScrubStore(db, checkpointer, options));
+  TRIALOG_ASSIGN_OR_RETURN(ScrubReport report, ScrubStore(db, checkpointer, so));
   r.stats.replay_time = absl::Now() - start;
   if (!report.ok()) r.damage = report.ToStatus();
   return r;

@@ -12,11 +12,19 @@
 //   entry size-1 exists, parses and claims that index, and no entry is
 //   stored at index size (DATA_LOSS); it gives the chain head and the last
 //   recorded_at;
-//   then every entry is replayed through the registry and the state
-//   machines while being re-hashed, chain-checked and compared with the
-//   stored perfect nodes and the signed root (ScrubStore with
-//   stop_at_first; DATA_LOSS naming the first bad index and the kind of
-//   damage).
+//   then the projections are rebuilt, from a snapshot when one is trusted:
+//   the stored snapshot (storage/snapshot.h) verifies under the ledger key,
+//   its body hashes to the signed digest, its size is at most the signed
+//   size, its root equals the root of the stored right-border nodes at its
+//   size, and its machine kinds are the ledger's; then only the tail
+//   [snapshot size, size) is replayed, re-hashed, chain-checked, compared
+//   with the stored nodes it completes and extended to the signed root
+//   (ScrubStore from the snapshot's border). Without a trusted snapshot,
+//   or when the tail shows damage (to name the first bad index), every
+//   entry is replayed the same way from 0 (ScrubStore with stop_at_first;
+//   DATA_LOSS naming the first bad index and the kind of damage). A
+//   snapshot never fails the open by itself: OpenStats says why it was
+//   not used.
 //
 // Thread-safety: call before the ledger is shared.
 
@@ -32,6 +40,7 @@
 #include "absl/time/time.h"
 #include "core/ledger/registry.h"
 #include "core/ledger/state_machine.h"
+#include "core/note/keys.h"
 #include "storage/checkpointer.h"
 #include "storage/node_store.h"
 #include "storage/schema.h"
@@ -48,6 +57,21 @@ struct OpenStats {
   absl::Duration rocksdb_open_time;
   absl::Duration check_time;
   absl::Duration node_load_time;
+  // Snapshot use: whether the projections came from a stored snapshot (and
+  // at which size), the time to read, authenticate and restore it, and,
+  // when none was used, why ("no snapshot", "disabled", the check that
+  // failed, ...).
+  bool snapshot_used = false;
+  uint64_t snapshot_size = 0;
+  absl::Duration snapshot_time;
+  std::string snapshot_fallback;
+};
+
+struct RecoverOptions {
+  // The ledger key, to authenticate the stored snapshot; null = no snapshot.
+  const note::NoteSigner* signer = nullptr;
+  // False: ignore any snapshot and replay every entry (full replay + scrub).
+  bool use_snapshot = true;
 };
 
 struct Recovered {
@@ -66,7 +90,8 @@ struct Recovered {
 // into Recovered::damage.
 absl::StatusOr<Recovered> Recover(Db& db, const Checkpointer& checkpointer, NodeStore& nodes,
                                   ledger::PrincipalRegistry* registry,
-                                  const std::vector<ledger::StateMachine*>& machines);
+                                  const std::vector<ledger::StateMachine*>& machines,
+                                  const RecoverOptions& options = {});
 
 }  // namespace trialog::storage
 

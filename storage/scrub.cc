@@ -1,13 +1,17 @@
 #include "storage/scrub.h"
 
 #include <algorithm>
+#include <deque>
+#include <thread>
 #include <limits>
 #include <map>
 #include <memory>
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "core/merkle/merkle.h"
 #include "core/util/bytes.h"
 #include "core/util/status_macros.h"
@@ -35,6 +39,107 @@ class SnapshotGuard {
  private:
   rocksdb::DB* db_;
   const rocksdb::Snapshot* snapshot_;
+};
+
+// One entry as read by EntryFeed.
+struct Fed {
+  bool present = false;
+  std::string leaf;  // leaf hash of the stored bytes (when present)
+  absl::StatusOr<ledger::ParsedEntry> parsed = absl::UnknownError("not read");
+};
+
+// Reads entries [start, end) in index order through `snapshot` on its own
+// thread, parsing and hashing each, a few blocks ahead of the consumer.
+class EntryFeed {
+ public:
+  EntryFeed(const Db& db, const rocksdb::Snapshot* snapshot, uint64_t start, uint64_t end)
+      : db_(db), snapshot_(snapshot), start_(start), end_(end) {
+    if (start_ < end_) thread_ = std::thread([this] { Run(); });
+  }
+  ~EntryFeed() {
+    {
+      absl::MutexLock lock(&mu_);
+      cancel_ = true;
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // The next entry (the consumer may move from it); nullptr when reading
+  // failed (status()).
+  Fed* Next() {
+    if (pos_ == current_.size()) {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !ready_.empty() || done_; };
+      mu_.Await(absl::Condition(&ready));
+      if (ready_.empty()) {
+        if (status_.ok()) status_ = absl::InternalError("entry feed ended early");
+        return nullptr;
+      }
+      current_ = std::move(ready_.front());
+      ready_.pop_front();
+      pos_ = 0;
+    }
+    return &current_[pos_++];
+  }
+  absl::Status status() {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+
+ private:
+  static constexpr size_t kBlock = 256;
+  static constexpr size_t kMaxBlocks = 16;
+
+  void Run() {
+    std::unique_ptr<rocksdb::Iterator> it = db_.NewIterator(Cf::kEntries, snapshot_);
+    it->Seek(rocksdb::Slice(EntryKey(start_)));
+    std::vector<Fed> block;
+    block.reserve(kBlock);
+    absl::Status status;
+    for (uint64_t i = start_; i < end_; ++i) {
+      const std::string key = EntryKey(i);
+      while (it->Valid() && View(it->key()) < absl::string_view(key)) it->Next();
+      if (!it->Valid()) {
+        status = FromRocks(it->status(), "scanning entries");
+        if (!status.ok()) break;
+      }
+      Fed& f = block.emplace_back();
+      f.present = it->Valid() && View(it->key()) == key;
+      if (f.present) {
+        const absl::string_view bytes = View(it->value());
+        f.parsed = ledger::ParseEntry(bytes);
+        f.leaf = f.parsed.ok() ? f.parsed->leaf_hash : merkle::HashLeaf(bytes);
+        it->Next();
+      }
+      if (block.size() == kBlock || i + 1 == end_) {
+        absl::MutexLock lock(&mu_);
+        auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return ready_.size() < kMaxBlocks || cancel_;
+        };
+        mu_.Await(absl::Condition(&room));
+        if (cancel_) return;
+        ready_.push_back(std::move(block));
+        block = std::vector<Fed>();
+        block.reserve(kBlock);
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    status_ = status;
+    done_ = true;
+  }
+
+  const Db& db_;
+  const rocksdb::Snapshot* snapshot_;
+  const uint64_t start_, end_;
+  std::thread thread_;
+  absl::Mutex mu_;
+  std::deque<std::vector<Fed>> ready_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancel_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  // Consumer side only.
+  std::vector<Fed> current_;
+  size_t pos_ = 0;
 };
 
 class Scrubber {
@@ -91,7 +196,7 @@ class Scrubber {
   bool blame_last_leaf_ = false;
   std::vector<Damage> last_fold_mismatches_;  // held back while blame_last_leaf_
   // stream id -> (last version, index of that entry)
-  std::map<std::string, std::pair<uint64_t, uint64_t>> streams_;
+  absl::flat_hash_map<std::string, std::pair<uint64_t, uint64_t>> streams_;
 };
 
 absl::StatusOr<std::optional<std::string>> Scrubber::StoredNode(merkle::NodeId id) {
@@ -124,6 +229,7 @@ absl::Status Scrubber::CompareNode(merkle::NodeId id, absl::string_view hash,
   absl::StatusOr<std::optional<std::string>> stored = StoredNode(id);
   if (!stored.ok()) return stored.status();
   ++report_.nodes_checked;
+  if (stored->has_value() && **stored == hash) return absl::OkStatus();  // the common case
   const std::string name = absl::StrCat("node (", id.level, ", ", id.index, ")");
   if (!stored->has_value()) {
     Add(DamageKind::kMissingNode, first_leaf, absl::StrCat(name, " is not stored"));
@@ -188,11 +294,17 @@ absl::Status Scrubber::ReadMeta() {
 absl::Status Scrubber::Walk() {
   const uint64_t size = report_.size;
   std::unique_ptr<rocksdb::Iterator> it = db_.NewIterator(Cf::kEntries, snapshot_);
-  it->Seek(rocksdb::Slice(EntryKey(0)));
+  const uint64_t start = std::min(options_.start, size);
+  it->Seek(rocksdb::Slice(EntryKey(start)));
   merkle::CompactTree tree;
   std::string prev_leaf = ledger::ZeroHash();
   bool prev_present = true;  // entry i-1 is stored (vacuously for i = 0)
   int64_t last_recorded_at = std::numeric_limits<int64_t>::min();
+  if (start > 0) {
+    tree = options_.start_tree;
+    prev_leaf = options_.start_prev_leaf;
+    last_recorded_at = options_.start_recorded_at;
+  }
   bool clean = report_.damage_count == 0;
   // Entry i-1, folded into the tree only once entry i's link to it has been
   // checked, so a leaf's damage is known before the nodes above it are
@@ -222,15 +334,14 @@ absl::Status Scrubber::Walk() {
     return absl::OkStatus();
   };
 
-  for (uint64_t i = 0; i < size; ++i) {
+  // Reading, parsing and hashing run ahead on a helper thread (EntryFeed);
+  // this thread checks links, rebuilds the tree and delivers in order.
+  EntryFeed feed(db_, snapshot_, start, size);
+  for (uint64_t i = start; i < size; ++i) {
     if (Stopped()) return absl::OkStatus();
-    const std::string key = EntryKey(i);
-    while (it->Valid() && View(it->key()) < absl::string_view(key)) it->Next();
-    if (!it->Valid()) {
-      absl::Status s = FromRocks(it->status(), "scanning entries");
-      if (!s.ok()) return s;
-    }
-    const bool present = it->Valid() && View(it->key()) == key;
+    Fed* fed = feed.Next();
+    if (fed == nullptr) return feed.status();
+    const bool present = fed->present;
     std::string leaf;
     std::optional<ledger::ParsedEntry> parsed;
     if (!present) {
@@ -240,10 +351,9 @@ absl::Status Scrubber::Walk() {
       leaf = ledger::ZeroHash();  // placeholder; the nodes above it are not compared
     } else {
       ++report_.entries_checked;
-      const absl::string_view bytes = View(it->value());
-      absl::StatusOr<ledger::ParsedEntry> p = ledger::ParseEntry(bytes);
+      absl::StatusOr<ledger::ParsedEntry>& p = fed->parsed;
       if (!p.ok()) {
-        leaf = merkle::HashLeaf(bytes);
+        leaf = std::move(fed->leaf);
         last_leaf_damage_ = i;
         Add(DamageKind::kUnparsableEntry, i,
             absl::StrCat("entry ", i, " does not parse: ", p.status().message()));
@@ -276,6 +386,16 @@ absl::Status Scrubber::Walk() {
         }
         last_recorded_at = std::max(last_recorded_at, e.recorded_at_unix_micros());
         const std::string& stream = p->envelope.stream_id();
+        if (start > 0 && e.stream_version() > 1 && !streams_.count(stream)) {
+          // First met in the tail: its previous version is below `start`.
+          absl::StatusOr<std::optional<std::string>> row =
+              Lookup(Cf::kStreams, StreamKey(stream, e.stream_version() - 1));
+          if (!row.ok()) return row.status();
+          if (row->has_value() && (*row)->size() == 8 &&
+              DecodeBigEndian64(**row) < start) {
+            streams_[stream] = {e.stream_version() - 1, DecodeBigEndian64(**row)};
+          }
+        }
         auto& [version, at_index] = streams_[stream];
         if (e.stream_version() != version + 1) {
           Add(DamageKind::kChainBreak, i,

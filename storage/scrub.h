@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "core/ledger/entry.h"
+#include "core/merkle/merkle.h"
 #include "storage/checkpointer.h"
 #include "storage/schema.h"
 
@@ -74,6 +75,19 @@ struct ScrubOptions {
   // Called with every entry, in index order, as long as no damage was found
   // at or before it (Open replays the state machines through this).
   std::function<void(const ledger::ParsedEntry&)> on_entry;
+
+  // Tail walk (Open after a trusted snapshot): walk only entries
+  // [start, size). The caller vouches for everything before `start`:
+  // `start_tree` is the tree of the first `start` leaves (its root already
+  // checked), `start_prev_leaf` the leaf hash of entry start-1 and
+  // `start_recorded_at` its recorded_at. A stream first met in the tail
+  // must continue a version recorded in the streams index below `start`.
+  // Leaves, links, nodes completed in the tail and the final root are
+  // checked as in a full walk.
+  uint64_t start = 0;
+  merkle::CompactTree start_tree;
+  std::string start_prev_leaf;
+  int64_t start_recorded_at = 0;
 };
 
 // Scrubs the store in `db`. Damage goes into the report; the status is an

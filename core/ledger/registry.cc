@@ -1,7 +1,12 @@
 #include "core/ledger/registry.h"
 
+#include <map>
+#include <string>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "core/crypto/crypto.h"
+#include "trialog/v1/snapshot.pb.h"
 
 namespace trialog::ledger {
 namespace {
@@ -215,6 +220,69 @@ void PrincipalRegistry::Apply(const ParsedEntry& entry) {
     default:
       break;
   }
+}
+
+std::string PrincipalRegistry::SaveState() const {
+  v1::RegistryState state;
+  state.set_format(1);
+  state.set_origin(origin_);
+  for (const auto& [id, p] : principals_) {  // std::map: ascending ids
+    v1::RegistryState::Principal* q = state.add_principals();
+    q->set_principal_id(p.principal_id);
+    q->set_printed_name(p.printed_name);
+    q->set_role(p.role);
+    q->set_site_id(p.site_id);
+    q->set_public_key(p.public_key);
+    q->set_revoked(p.revoked);
+    q->set_registered_at(p.registered_at);
+    q->set_changed_at(p.changed_at);
+  }
+  // No map fields: the encoding is deterministic.
+  return state.SerializeAsString();
+}
+
+absl::Status PrincipalRegistry::RestoreState(absl::string_view bytes) {
+  v1::RegistryState state;
+  if (!state.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InvalidArgumentError("registry state: bytes do not parse as RegistryState");
+  }
+  if (state.format() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("registry state: unknown format ", state.format(), " (this build reads 1)"));
+  }
+  std::map<std::string, Principal> principals;
+  const std::string* previous = nullptr;
+  for (const v1::RegistryState::Principal& q : state.principals()) {
+    if (q.principal_id().empty()) {
+      return absl::InvalidArgumentError("registry state: a principal has an empty id");
+    }
+    if (previous != nullptr && !(*previous < q.principal_id())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "registry state: principal ", q.principal_id(), " is out of order or repeated"));
+    }
+    previous = &q.principal_id();
+    if (q.role() == v1::ROLE_UNSPECIFIED || !v1::Role_IsValid(q.role())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("registry state: principal ", q.principal_id(), " has no valid role"));
+    }
+    if (q.public_key().size() != crypto::kPublicKeySize) {
+      return absl::InvalidArgumentError(absl::StrCat("registry state: principal ", q.principal_id(),
+                                                     " has a ", q.public_key().size(),
+                                                     "-byte key, want 32"));
+    }
+    Principal& p = principals[q.principal_id()];
+    p.principal_id = q.principal_id();
+    p.printed_name = q.printed_name();
+    p.role = q.role();
+    p.site_id = q.site_id();
+    p.public_key = q.public_key();
+    p.revoked = q.revoked();
+    p.registered_at = q.registered_at();
+    p.changed_at = q.changed_at();
+  }
+  principals_ = std::move(principals);
+  origin_ = state.origin();
+  return absl::OkStatus();
 }
 
 }  // namespace trialog::ledger

@@ -47,6 +47,15 @@ class PrincipalRegistry : public StateMachine {
   absl::Status Check(const Candidate& c) const override;
   void Apply(const ParsedEntry& entry) override;
 
+  // Snapshot hooks (see StateMachine): a v1::RegistryState, principals in
+  // id order. RestoreState checks every principal (non-empty id, known
+  // role, 32-byte key, ids ascending and unique): INVALID_ARGUMENT naming
+  // the first bad one, state unchanged.
+  static constexpr absl::string_view kStateKind = "trialog.registry/1";
+  std::string StateKind() const override { return std::string(kStateKind); }
+  std::string SaveState() const override;
+  absl::Status RestoreState(absl::string_view bytes) override;
+
   size_t size() const { return principals_.size(); }
   const std::map<std::string, Principal>& principals() const { return principals_; }
   // Ledger origin, from genesis ("" before genesis).

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "core/ledger/entry.h"
 #include "trialog/v1/ledger.pb.h"
 
@@ -44,6 +45,32 @@ class StateMachine {
 
   // Folds an appended entry into the state.
   virtual void Apply(const ParsedEntry& entry) = 0;
+
+  // Optional replay hint: between BeginReplay() and EndReplay() the caller
+  // only calls Apply (no Check, no reads), so a machine may defer derived
+  // work (e.g. recomputing projections) to EndReplay. The state after
+  // EndReplay must equal the state without the hint.
+  virtual void BeginReplay() {}
+  virtual void EndReplay() {}
+
+  // Optional snapshot hooks, so a ledger can persist its projections and
+  // replay only the entries after them on open (storage/snapshot.h). A
+  // machine that does not override them is always rebuilt by a full
+  // replay (and no snapshot is written for its ledger).
+  //
+  // The format name of SaveState's bytes, e.g. "trialog.trial/1"; empty =
+  // snapshots not supported. RestoreState refuses bytes of another kind.
+  virtual std::string StateKind() const { return std::string(); }
+  // The whole state, deterministically serialised: equal states give equal
+  // bytes, and RestoreState(SaveState()) gives an equal state.
+  virtual std::string SaveState() const { return std::string(); }
+  // Replaces the whole state with `bytes` from SaveState of a machine of
+  // the same StateKind(). On error (INVALID_ARGUMENT: malformed or unknown
+  // format; DATA_LOSS: internally inconsistent) the state is unchanged.
+  virtual absl::Status RestoreState(absl::string_view bytes) {
+    (void)bytes;
+    return absl::UnimplementedError("this state machine has no snapshot support");
+  }
 };
 
 }  // namespace trialog::ledger

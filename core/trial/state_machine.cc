@@ -1042,8 +1042,26 @@ void TrialStateMachine::ApplySubjectEvent(const ledger::ParsedEntry& pe, const v
   Reproject(&subject);
 }
 
+void TrialStateMachine::EndReplay() {
+  deferring_ = false;
+  for (const std::string& id : dirty_) {
+    auto it = subjects_.find(id);
+    if (it == subjects_.end()) continue;
+    it->second.stale = false;
+    Reproject(&it->second);
+  }
+  dirty_.clear();
+}
+
 void TrialStateMachine::Reproject(SubjectData* subject) {
   if (protocol() == nullptr) return;
+  if (deferring_) {
+    if (!subject->stale) {
+      subject->stale = true;
+      dirty_.push_back(subject->store.subject_id());
+    }
+    return;
+  }
   subject->state = std::make_shared<const v1::SubjectState>(ProjectSubject(*protocol(), subject->store));
 }
 
@@ -1099,6 +1117,13 @@ absl::StatusOr<std::unique_ptr<TrialStateMachine>> TrialStateMachine::FromSnapsh
     }
   }
   return m;
+}
+
+absl::Status TrialStateMachine::RestoreState(absl::string_view bytes) {
+  absl::StatusOr<std::unique_ptr<TrialStateMachine>> restored = FromSnapshot(bytes);
+  if (!restored.ok()) return restored.status();
+  *this = std::move(**restored);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::SubjectState> TrialStateMachine::Subject(absl::string_view subject_id) const {

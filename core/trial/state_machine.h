@@ -74,6 +74,20 @@ class TrialStateMachine : public ledger::StateMachine {
   // The whole state, deterministically serialised (a TrialMachineSnapshot).
   std::string Snapshot() const;
 
+  // Snapshot hooks (see ledger::StateMachine): Snapshot() bytes;
+  // RestoreState is FromSnapshot in place (state unchanged on error).
+  static constexpr absl::string_view kStateKind = "trialog.trial/1";
+  std::string StateKind() const override { return std::string(kStateKind); }
+  std::string SaveState() const override { return Snapshot(); }
+  absl::Status RestoreState(absl::string_view bytes) override;
+
+  // Replay hint: while replaying, a subject's projection is recomputed once
+  // at EndReplay instead of after every Apply (the last recomputation of
+  // every subject already uses the final protocol and store, so the result
+  // is the same).
+  void BeginReplay() override { deferring_ = true; }
+  void EndReplay() override;
+
   // The active protocol version; nullptr before genesis.
   const v1::ProtocolDefinition* protocol() const;
   // Every version activated so far, oldest first.
@@ -111,6 +125,7 @@ class TrialStateMachine : public ledger::StateMachine {
     // The projection; replaced (never mutated) by Reproject.
     std::shared_ptr<const v1::SubjectState> state = std::make_shared<const v1::SubjectState>();
     absl::flat_hash_map<std::string, int> by_event_id;  // -> position in store.records
+    bool stale = false;  // listed in dirty_ (replay defers Reproject)
   };
 
   absl::Status CheckTrialEvent(const v1::Envelope& env, const v1::TrialEvent& e) const;
@@ -135,6 +150,8 @@ class TrialStateMachine : public ledger::StateMachine {
   std::map<std::string, v1::SiteState> sites_;
   std::map<std::string, SubjectData> subjects_;
   bool has_applied_ = false;
+  bool deferring_ = false;       // between BeginReplay and EndReplay
+  std::vector<std::string> dirty_;  // subjects with a stale projection (each once)
   uint64_t last_index_ = 0;
   int64_t last_recorded_at_ = 0;
 };

@@ -12,6 +12,7 @@
 // Every append here is durable: trialogd runs with --sync (its default),
 // so no answer leaves before the group commit's fsync.
 
+#include <csignal>
 #include <unistd.h>
 
 #include <algorithm>
@@ -70,6 +71,8 @@ struct Flags {
   double open_loop_rate = 2000;
   int open_loop_threads = 32;
   uint64_t scale = 0;  // ledger size for replay/verify/proofs/restart; 0 = skip
+  std::string scale_dir;  // keep/reuse the scale ledger here; empty = a temp dir
+  uint64_t scale_tail = 0;  // entries appended before the SIGKILL restart; 0 = scale/20
   bool skip_grpc = false;
   // PostgreSQL (started by the caller; skipped when pg_port == 0).
   std::string pgbench = "pgbench";
@@ -679,19 +682,49 @@ std::optional<Row> RunPgbench(const Flags& f, int clients) {
 // serving, RSS and proof latency over gRPC.
 void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
   const uint64_t size = f.scale;
-  const LedgerKeyFiles key = MakeLedgerKeyFiles(work);
+  // A kept scale dir holds its ledger key: reuse both.
+  const bool reuse = !f.scale_dir.empty() && std::filesystem::exists(work + "/ledger.key") &&
+                     std::filesystem::exists(work + "/data/trials/bench-scale");
+  LedgerKeyFiles key;
+  if (reuse) {
+    key.key_file = work + "/ledger.key";
+    key.passphrase_file = work + "/ledger.pass";
+    std::string passphrase;
+    std::getline(std::ifstream(key.passphrase_file), passphrase);
+    absl::StatusOr<crypto::SigningKey> k = crypto::LoadKeyFile(key.key_file, passphrase);
+    if (!k.ok()) {
+      Log(absl::StrCat("kept ledger key: ", k.status().message()));
+      std::exit(1);
+    }
+    key.key = *k;
+  } else {
+    key = MakeLedgerKeyFiles(work);
+  }
   const std::string trial = "bench-scale";
   const std::string origin = absl::StrCat(kLedgerName, "/", trial);
   const std::string data = work + "/data";
   const std::string dir = data + "/trials/" + trial;
   std::filesystem::create_directories(dir);
   const note::NoteSigner signer(origin, key.key);
-  const client::Signer admin = MakeAdmin();
-  const std::vector<Person> people = MakePeople();
+  // The admin's and coordinators' keys derive from the ledger key, so a
+  // kept ledger can be extended and appended to by a later run.
+  auto derived = [&](absl::string_view who) {
+    absl::StatusOr<crypto::SigningKey> k =
+        crypto::SigningKey::FromSeed(crypto::Sha256(key.key.seed(), who));
+    if (!k.ok()) std::exit(1);
+    return *k;
+  };
+  client::Signer admin = MakeAdmin();
+  admin = client::Signer(admin.actor(), derived("bench-scale admin"));
+  std::vector<Person> people = MakePeople();
+  for (size_t i = 0; i < people.size(); ++i) {
+    people[i].signer = client::Signer(people[i].signer.actor(), derived(absl::StrCat("bench-scale person ", i)));
+  }
 
   auto open = [&](bool sync, ledger::PrincipalRegistry* registry,
-                  trial::TrialStateMachine* machine) {
+                  trial::TrialStateMachine* machine, bool use_snapshot = true) {
     storage::LedgerOptions o;
+    o.use_snapshot = use_snapshot;
     o.dir = dir;
     o.checkpoint_signer = &signer;
     o.origin = origin;
@@ -713,15 +746,26 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     return a;
   };
 
-  {
+  uint64_t built = 0;
+  if (reuse) {
+    ledger::PrincipalRegistry registry;
+    trial::TrialStateMachine machine;
+    std::unique_ptr<storage::Ledger> l = open(false, &registry, &machine);
+    built = l->size();
+    Log(absl::StrCat("reusing the kept ", built, "-entry ledger in ", dir));
+    if (!l->Close().ok()) std::exit(1);
+  }
+  if (built < size) {
     Log(absl::StrCat("building a ", size, "-entry ledger (sign + sequence, sync off; not timed)"));
     ledger::PrincipalRegistry registry;
     trial::TrialStateMachine machine;
     std::unique_ptr<storage::Ledger> l = open(false, &registry, &machine);
     std::vector<storage::Admitted> setup;
-    setup.push_back(admitted(GenesisFor(trial, origin, admin), admin.public_key()));
-    for (const Person& p : people) {
-      setup.push_back(admitted(RegisterFor(trial, admin, p), admin.public_key()));
+    if (l->size() == 0) {
+      setup.push_back(admitted(GenesisFor(trial, origin, admin), admin.public_key()));
+      for (const Person& p : people) {
+        setup.push_back(admitted(RegisterFor(trial, admin, p), admin.public_key()));
+      }
     }
     for (auto& r : l->AppendAll(std::move(setup))) {
       if (!r.ok()) {
@@ -776,22 +820,64 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     rows.push_back(row);
   }
 
-  // Replay on reopen and in-process proofs.
+  auto open_parts = [](const storage::OpenStats& st) {
+    return absl::StrFormat(
+        "whole open %.2f s = RocksDB open %.2f + checks %.3f + node cache %.3f + snapshot %.3f + "
+        "replay %.2f s (%d entries)",
+        absl::ToDoubleSeconds(st.open_time), absl::ToDoubleSeconds(st.rocksdb_open_time),
+        absl::ToDoubleSeconds(st.check_time), absl::ToDoubleSeconds(st.node_load_time),
+        absl::ToDoubleSeconds(st.snapshot_time), absl::ToDoubleSeconds(st.replay_time),
+        st.replayed_entries);
+  };
+  // Replay on reopen (full: no snapshot) and open from the snapshot the
+  // last Close wrote; in-process proofs.
   {
-    Log("reopening (replay into registry + trial state machine)");
+    Log("reopening with a full replay (registry + trial state machine, every entry checked)");
+    uint64_t full_size = 0;
+    {
+      ledger::PrincipalRegistry registry;
+      trial::TrialStateMachine machine;
+      std::unique_ptr<storage::Ledger> l = open(true, &registry, &machine, /*use_snapshot=*/false);
+      const storage::OpenStats& st = l->open_stats();
+      full_size = l->size();
+      Row replay;
+      replay.group = "scale";
+      replay.name = absl::StrCat("replay on open (projection rebuild), ", l->size(), " entries");
+      replay.value = static_cast<double>(st.replayed_entries) /
+                     std::max(1e-9, absl::ToDoubleSeconds(st.replay_time));
+      replay.unit = "entries/s";
+      replay.detail = absl::StrCat("full replay (no snapshot): re-hash, chain, stored nodes, rules; ",
+                                   open_parts(st));
+      rows.push_back(replay);
+      if (!l->Close().ok()) std::exit(1);
+      // The open without a snapshot made the ledger write one (in the
+      // background right after open, or at Close): what it cost appends.
+      const storage::SnapshotStats ss = l->snapshot_stats();
+      Row stall;
+      stall.group = "scale";
+      stall.name = absl::StrCat("snapshot capture (state lock held), ", full_size, " entries");
+      stall.value = absl::ToDoubleMilliseconds(ss.max_capture_time);
+      stall.unit = "ms";
+      stall.detail = absl::StrFormat(
+          "%d snapshot(s) written, %d bytes; appends wait this long at their next batch; "
+          "hash+sign+write (no lock) %.1f ms",
+          ss.written, ss.last_bytes, absl::ToDoubleMilliseconds(ss.last_write_time));
+      rows.push_back(stall);
+    }
+    Log("reopening from the snapshot written at close");
     ledger::PrincipalRegistry registry;
     trial::TrialStateMachine machine;
     std::unique_ptr<storage::Ledger> l = open(true, &registry, &machine);
     const storage::OpenStats& st = l->open_stats();
-    Row replay;
-    replay.group = "scale";
-    replay.name = absl::StrCat("replay on open (projection rebuild), ", l->size(), " entries");
-    replay.value = static_cast<double>(st.replayed_entries) /
-                   std::max(1e-9, absl::ToDoubleSeconds(st.replay_time));
-    replay.unit = "entries/s";
-    replay.detail = absl::StrFormat("whole open %.2f s (re-hash, chain, stored nodes, rules)",
-                                    absl::ToDoubleSeconds(st.open_time));
-    rows.push_back(replay);
+    Row snap;
+    snap.group = "scale";
+    snap.name = absl::StrCat("Ledger::Open from snapshot, ", full_size, " entries");
+    snap.value = absl::ToDoubleSeconds(st.open_time);
+    snap.unit = "s";
+    snap.detail = st.snapshot_used
+                      ? absl::StrCat("snapshot at ", st.snapshot_size, "; ", open_parts(st))
+                      : absl::StrCat("NO SNAPSHOT USED (", st.snapshot_fallback, "); ", open_parts(st));
+    rows.push_back(snap);
 
     const uint64_t n = l->size();
     const std::string root = l->root();
@@ -870,7 +956,7 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     restart.name = absl::StrCat("trialogd restart to serving, ", n, " entries");
     restart.value = absl::ToDoubleSeconds(ready_after);
     restart.unit = "s";
-    restart.detail = "spawn to ready file (ledgers opened, gRPC listening)";
+    restart.detail = "after a clean stop: spawn to ready file (ledgers opened from their snapshot, gRPC listening)";
     rows.push_back(restart);
 
     std::mt19937_64 rng(11);
@@ -904,7 +990,50 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     rss.value = static_cast<double>(RssBytes(d->pid())) / (1024.0 * 1024.0);
     rss.unit = "MiB";
     rows.push_back(rss);
+
+    // Crash restart: append a tail through trialogd (after its last
+    // snapshot), SIGKILL it, and time the restart (snapshot + tail replay).
+    const uint64_t tail = f.scale_tail > 0 ? f.scale_tail
+                                           : std::min<uint64_t>(100000, std::max<uint64_t>(size / 20, 1024));
+    Log(absl::StrCat("appending ", tail, " entries through trialogd, then SIGKILL"));
+    std::vector<v1::SignedEnvelope> pool = Presign(trial, people, n, static_cast<size_t>(tail));
+    AppendRun ar = RunAppends(Mode::kBatch, d->target(), trial, pool, 2, 256, 600);
+    if (ar.errors > 0) Log(absl::StrCat("tail appends: ", ar.errors, " errors, first: ", ar.first_error));
+    kill(d->pid(), SIGKILL);
     d->Stop();
+  }
+  {
+    absl::Duration ready_after;
+    absl::StatusOr<Daemon> d = Daemon::Start(TrialogdArgs(f, data, key), work + "/ready",
+                                             work + "/trialogd.log", absl::Minutes(30), &ready_after);
+    if (!d.ok()) {
+      Log(absl::StrCat("trialogd after SIGKILL: ", d.status().message()));
+      std::exit(1);
+    }
+    auto stub = NewStub(d->target());
+    grpc::ClientContext ctx;
+    v1::GetCheckpointRequest req;
+    req.set_trial_id(trial);
+    v1::GetCheckpointResponse resp;
+    const uint64_t n = stub->GetCheckpoint(&ctx, req, &resp).ok() ? resp.tree_size() : 0;
+    Row restart;
+    restart.group = "scale";
+    restart.name = absl::StrCat("trialogd restart to serving after SIGKILL, ", n, " entries");
+    restart.value = absl::ToDoubleSeconds(ready_after);
+    restart.unit = "s";
+    restart.detail = "spawn to ready file; tail since the last snapshot replayed (see trialogd.log)";
+    rows.push_back(restart);
+    Row rss;
+    rss.group = "scale";
+    rss.name = absl::StrCat("trialogd RSS after SIGKILL restart, ", n, " entries");
+    rss.value = static_cast<double>(RssBytes(d->pid())) / (1024.0 * 1024.0);
+    rss.unit = "MiB";
+    rows.push_back(rss);
+    d->Stop();
+    std::ifstream in(work + "/trialogd.log");
+    for (std::string line; std::getline(in, line);) {
+      if (absl::StrContains(line, "opened")) Log(absl::StrCat("  trialogd: ", line));
+    }
   }
 }
 
@@ -1052,6 +1181,12 @@ int Main(int argc, char** argv) {
   app.add_option("--open_loop_rate", f.open_loop_rate, "Offered appends/s of the open-loop run");
   app.add_option("--open_loop_threads", f.open_loop_threads, "Sender threads of the open-loop run");
   app.add_option("--scale", f.scale, "Ledger size for replay/verify/proofs/restart/RSS (0 = skip)");
+  app.add_option("--scale_dir", f.scale_dir,
+                 "Keep the scale ledger (and its key) in this directory and reuse it when it "
+                 "already holds at least --scale entries (building is not timed anyway)");
+  app.add_option("--scale_tail", f.scale_tail,
+                 "Entries appended through trialogd before it is SIGKILLed for the crash-restart "
+                 "row (default scale/20, at most 100000)");
   app.add_flag("--skip_grpc", f.skip_grpc, "Skip the append runs through trialogd");
   app.add_option("--pgbench", f.pgbench, "The pgbench binary");
   app.add_option("--pg_host", f.pg_host, "PostgreSQL host");
@@ -1097,7 +1232,12 @@ int Main(int argc, char** argv) {
     RunGrpc(f, dir, rows);
   }
   if (f.scale > 0) {
-    const std::string dir = MakeTempDir(work, "scale");
+    std::string dir = f.scale_dir;
+    if (dir.empty()) {
+      dir = MakeTempDir(work, "scale");
+    } else {
+      std::filesystem::create_directories(dir);
+    }
     RunScale(f, dir, rows);
   }
   std::error_code ec;
