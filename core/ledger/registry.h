@@ -46,6 +46,9 @@ class PrincipalRegistry : public StateMachine {
   // with 32-byte keys, and never revoking or demoting the last admin.
   absl::Status Check(const Candidate& c) const override;
   void Apply(const ParsedEntry& entry) override;
+  std::unique_ptr<StateMachine> Clone() const override {
+    return std::make_unique<PrincipalRegistry>(*this);
+  }
 
   size_t size() const { return principals_.size(); }
   const std::map<std::string, Principal>& principals() const { return principals_; }
