@@ -15,6 +15,8 @@
 #include "core/crypto/crypto.h"
 #include "core/ledger/chain_verifier.h"
 #include "core/ledger/entry.h"
+#include "core/ledger/envelope_signer.h"
+#include "core/ledger/batch.h"
 #include "core/note/keys.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -87,7 +89,9 @@ class BulkImportTest : public ::testing::Test {
     server_ = d->release();
   }
   static void TearDownTestSuite() {
-    if (server_ != nullptr) EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Stderr();
+    if (server_ != nullptr) {
+      EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Stderr();
+    }
     delete server_;
     delete key_;
     delete dir_;
@@ -168,8 +172,8 @@ class BulkImportTest : public ::testing::Test {
       v1::Envelope env;
       if (!e.ParseFromString(bytes) || !env.ParseFromString(e.signed_envelope().envelope())) continue;
       if (env.event().has_principal_registered() &&
-          env.event().principal_registered().principal().principal_id() == id) {
-        return env.event().principal_registered().principal().public_key();
+          env.event().principal_registered().principal_id() == id) {
+        return env.event().principal_registered().public_key();
       }
     }
     return "";
@@ -315,13 +319,19 @@ TEST_F(BulkImportTest, ProtocolRuleBrokenMidBatchAppendsNothing) {
   client::Signer signer = lab_.signer();
   client::BatchBuilder b(signer, trial_);
   for (int i = 0; i < 3; ++i) b.Add(NoteEnvelope("lab-notes", absl::StrCat("ok", i)));
-  b.Add(NoteEnvelope("subject/NO-SUCH-0001", "a result for a subject never registered"));
+  // A molecular result (EXTERNAL_SYSTEM may record those) in a trial whose
+  // genesis carried no protocol: rule protocol.none.
+  v1::Envelope result;
+  result.set_stream_id("subject/RU-01-0001");
+  result.mutable_event()->mutable_trial()->mutable_molecular_result();
+  b.Add(result);
   for (int i = 0; i < 3; ++i) b.Add(NoteEnvelope("lab-notes", absl::StrCat("after", i)));
   absl::StatusOr<v1::SignedBatch> batch = b.Finish();
   ASSERT_TRUE(batch.ok());
   absl::StatusOr<client::ImportResult> r = Import(*batch);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("envelope 3: "));
+  EXPECT_THAT(r.status().message(), HasSubstr("protocol"));
   EXPECT_EQ(Size(), before) << "a refused batch appended something";
 }
 
