@@ -13,7 +13,8 @@
 
 namespace trialog::server {
 
-// Every RPC trialogd serves (LedgerService, TrialStateService, AdminService).
+// Every RPC trialogd serves (LedgerService, TrialStateService, AdminService,
+// BulkImportService).
 enum class Rpc {
   kAppend,
   kAppendBatch,
@@ -30,6 +31,7 @@ enum class Rpc {
   kGetSummary,
   kGetSubjectHistory,
   kCreateBackup,
+  kImportBatch,
 };
 
 struct RpcRule {

@@ -151,6 +151,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
       std::make_unique<AdminServiceImpl>(server->ledgers_.get(), config.backup_dir());
   server->admin_service_->set_access_control(server->access_.get());
   builder.RegisterService(server->admin_service_.get());
+  server->bulk_import_service_ = std::make_unique<BulkImportServiceImpl>(server->ledgers_.get());
+  server->bulk_import_service_->set_access_control(server->access_.get());
+  builder.RegisterService(server->bulk_import_service_.get());
   // Sync-server pollers notice shutdown within this time (default 1 s).
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 100);
   server->grpc_server_ = builder.BuildAndStart();

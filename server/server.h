@@ -14,6 +14,7 @@
 #include "server/access_control.h"
 #include "server/access_log.h"
 #include "server/admin_service.h"
+#include "server/bulk_import.h"
 #include "server/config.pb.h"
 #include "server/ledger_service.h"
 #include "server/ledger_set.h"
@@ -54,6 +55,7 @@ class Server {
   std::unique_ptr<LedgerServiceImpl> service_;
   std::unique_ptr<TrialStateServiceImpl> trial_state_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
+  std::unique_ptr<BulkImportServiceImpl> bulk_import_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   int grpc_port_ = 0;

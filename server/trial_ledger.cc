@@ -151,8 +151,43 @@ absl::StatusOr<v1::AppendResponse> TrialLedger::ToResponse(
   return response;
 }
 
+void TrialLedger::EnterAppend(int64_t n) {
+  absl::MutexLock lock(&gate_mu_);
+  gate_mu_.Await(absl::Condition(
+      +[](bool* exclusive) { return !*exclusive; }, &exclusive_));
+  in_flight_ += n;
+}
+
+void TrialLedger::LeaveAppend(int64_t n) {
+  absl::MutexLock lock(&gate_mu_);
+  in_flight_ -= n;
+}
+
+TrialLedger::ExclusiveAppend::ExclusiveAppend(TrialLedger* t) : t_(t) {
+  absl::MutexLock lock(&t_->gate_mu_);
+  t_->gate_mu_.Await(absl::Condition(
+      +[](bool* exclusive) { return !*exclusive; }, &t_->exclusive_));
+  t_->exclusive_ = true;
+  t_->gate_mu_.Await(absl::Condition(
+      +[](int64_t* in_flight) { return *in_flight == 0; }, &t_->in_flight_));
+}
+
+TrialLedger::ExclusiveAppend::~ExclusiveAppend() {
+  absl::MutexLock lock(&t_->gate_mu_);
+  t_->exclusive_ = false;
+}
+
+std::vector<absl::StatusOr<storage::AppendResult>> TrialLedger::AppendAllRaw(
+    std::vector<ledger::AdmittedEnvelope> admitted) {
+  std::vector<absl::StatusOr<storage::AppendResult>> results = store_->AppendAll(std::move(admitted));
+  for (const auto& r : results) refusals_->Record(r.status());
+  return results;
+}
+
 absl::StatusOr<v1::AppendResponse> TrialLedger::Append(ledger::AdmittedEnvelope admitted) {
+  EnterAppend(1);
   absl::StatusOr<storage::AppendResult> r = store_->Append(ToStorage(std::move(admitted)));
+  LeaveAppend(1);
   refusals_->Record(r.status());
   if (!r.ok()) return r.status();
   return ToResponse(*r);
@@ -163,7 +198,10 @@ std::vector<absl::StatusOr<v1::AppendResponse>> TrialLedger::AppendAll(
   std::vector<storage::Admitted> in;
   in.reserve(admitted.size());
   for (auto& a : admitted) in.push_back(ToStorage(std::move(a)));
+  const int64_t n = static_cast<int64_t>(in.size());
+  EnterAppend(n);
   std::vector<absl::StatusOr<storage::AppendResult>> results = store_->AppendAll(std::move(in));
+  LeaveAppend(n);
   std::vector<absl::StatusOr<v1::AppendResponse>> out;
   out.reserve(results.size());
   for (auto& r : results) {
@@ -179,9 +217,11 @@ std::vector<absl::StatusOr<v1::AppendResponse>> TrialLedger::AppendAll(
 
 void TrialLedger::AppendAsync(ledger::AdmittedEnvelope admitted,
                               std::function<void(absl::StatusOr<storage::AppendResult>)> done) {
+  EnterAppend(1);
   store_->AppendAsync(ToStorage(std::move(admitted)),
                       [this, done = std::move(done)](absl::StatusOr<storage::AppendResult> r) {
                         refusals_->Record(r.status());
+                        LeaveAppend(1);
                         done(std::move(r));
                       });
 }

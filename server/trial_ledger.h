@@ -17,7 +17,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/crypto/crypto.h"
 #include "core/ledger/admission.h"
@@ -136,6 +138,37 @@ class TrialLedger {
     });
   }
 
+  // Bulk import (server/bulk_import.h). While an ExclusiveAppend is alive
+  // no other append of this trial is queued (Append, AppendAll and
+  // AppendAsync wait at their start) and every append queued before it has
+  // been answered, so a batch checked on copies of the state is appended
+  // exactly as checked. fn(registry, domain) runs under ReadState.
+  class ExclusiveAppend {
+   public:
+    explicit ExclusiveAppend(TrialLedger* t);
+    ~ExclusiveAppend();
+    ExclusiveAppend(const ExclusiveAppend&) = delete;
+    ExclusiveAppend& operator=(const ExclusiveAppend&) = delete;
+
+   private:
+    TrialLedger* t_;
+  };
+  template <typename F>
+  auto ReadLedgerState(F&& fn) const {
+    return store_->ReadState([&] {
+      return std::forward<F>(fn)(
+          static_cast<const ledger::PrincipalRegistry&>(*registry_),
+          static_cast<const std::vector<std::unique_ptr<ledger::StateMachine>>&>(domain_));
+    });
+  }
+  // Storage-level append of many envelopes for the holder of an
+  // ExclusiveAppend (no per-entry receipts are built).
+  std::vector<absl::StatusOr<storage::AppendResult>> AppendAllRaw(
+      std::vector<ledger::AdmittedEnvelope> admitted);
+  absl::StatusOr<uint64_t> StreamVersion(absl::string_view stream_id) const {
+    return store_->StreamVersion(stream_id);
+  }
+
   // A consistent online copy of the trial's store in `dest_dir`
   // (storage/backup.h).
   absl::StatusOr<storage::BackupInfo> Backup(const std::string& dest_dir) const {
@@ -155,6 +188,14 @@ class TrialLedger {
   std::vector<std::unique_ptr<ledger::StateMachine>> domain_;
   std::unique_ptr<storage::Ledger> store_;
   std::unique_ptr<RefusalLog> refusals_;  // every append outcome passes through
+
+  // The ExclusiveAppend gate: appends in flight (queued, not answered) and
+  // whether a bulk import holds the trial.
+  void EnterAppend(int64_t n);
+  void LeaveAppend(int64_t n);
+  absl::Mutex gate_mu_;
+  int64_t in_flight_ ABSL_GUARDED_BY(gate_mu_) = 0;
+  bool exclusive_ ABSL_GUARDED_BY(gate_mu_) = false;
 };
 
 // Parses the text of a signed checkpoint note (no signature check: the

@@ -7,6 +7,7 @@
 #define TRIALOG_CORE_LEDGER_ADMISSION_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -46,6 +47,34 @@ absl::StatusOr<AdmittedEnvelope> PrepareAdmission(absl::string_view trial_id,
                                                   const PrincipalRegistry& registry);
 // Signature half of Admit.
 absl::Status VerifyAdmission(const AdmittedEnvelope& admitted);
+
+// A batch (bulk import, docs/FORMAT.md §1.1) that parsed, whose signer is
+// an active ROLE_EXTERNAL_SYSTEM principal named by every envelope, with
+// each envelope's BatchProof attached: envelopes[i].signed_envelope holds
+// envelope i's bytes, an empty signature and its batch_proof.
+struct AdmittedBatch {
+  std::vector<AdmittedEnvelope> envelopes;
+  std::string message;     // BatchSigningMessage(trial, size, root)
+  std::string signature;   // the batch signature (64 bytes)
+  std::string signer_key;  // the signer's registered key (32 bytes)
+};
+
+// Lookup half of batch admission (no signature check). Errors name the
+// first bad envelope's position ("envelope 7: ..."):
+//   INVALID_ARGUMENT   empty batch, malformed envelope or signature, an
+//                      envelope for another trial, a genesis envelope;
+//   RESOURCE_EXHAUSTED more than kMaxBatchEnvelopes envelopes, or one
+//                      larger than kMaxEnvelopeBytes;
+//   UNAUTHENTICATED    the signer is unknown or revoked;
+//   PERMISSION_DENIED  the signer's registered role is not
+//                      ROLE_EXTERNAL_SYSTEM, an envelope names another
+//                      actor than envelope 0, or claims another role/site.
+absl::StatusOr<AdmittedBatch> PrepareBatchAdmission(absl::string_view trial_id,
+                                                    const v1::SignedBatch& batch,
+                                                    const PrincipalRegistry& registry);
+// Signature half: ONE Ed25519 verification for the whole batch.
+// UNAUTHENTICATED when it does not verify under the signer's key.
+absl::Status VerifyBatchAdmission(const AdmittedBatch& batch);
 
 }  // namespace trialog::ledger
 

@@ -62,7 +62,21 @@ absl::Status ChainVerifier::AddParsed(const ParsedEntry& e) {
 
   absl::StatusOr<std::string> key = SignerKey(e);
   if (!key.ok()) return Prefix(index, key.status());
-  if (check_signatures_) {
+  if (IsBatchSigned(e.entry.signed_envelope())) {
+    // Role and proof shape are checked even when signatures are checked
+    // elsewhere; the one batch signature is verified once per batch.
+    if (check_signatures_) {
+      if (absl::Status s =
+              VerifySignedEnvelope(e.entry.signed_envelope(), e.envelope, *key, &batch_cache_);
+          !s.ok()) {
+        return Prefix(index, s);
+      }
+    } else if (absl::StatusOr<std::string> m =
+                   BatchProofMessage(e.entry.signed_envelope(), e.envelope);
+               !m.ok()) {
+      return Prefix(index, m.status());
+    }
+  } else if (check_signatures_) {
     if (absl::Status s = VerifyEnvelopeSignature(e.entry.signed_envelope(), *key); !s.ok()) {
       return Prefix(index, absl::UnauthenticatedError(
                                absl::StrCat("signature by ", e.envelope.actor().principal_id(),

@@ -19,6 +19,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "core/ledger/batch.h"
 #include "core/ledger/entry.h"
 #include "core/ledger/registry.h"
 #include "core/ledger/state_machine.h"
@@ -39,8 +40,11 @@ class ChainVerifier {
   //   DATA_LOSS           unparseable bytes, wrong index, broken chain link,
   //                       recorded_at going backwards, wrong stream version,
   //                       repeated event id;
-  //   UNAUTHENTICATED     envelope signature does not verify, or the signer
-  //                       was unknown or revoked at that point;
+  //   UNAUTHENTICATED     envelope (or batch) signature does not verify, or
+  //                       the signer was unknown or revoked at that point;
+  //   INVALID_ARGUMENT    a batch proof whose path does not fit its size;
+  //   PERMISSION_DENIED   also: a batch-signed entry whose signer is not
+  //                       ROLE_EXTERNAL_SYSTEM;
   //   PERMISSION_DENIED / FAILED_PRECONDITION  a rule the sequencer enforces
   //                       was broken (the machine's own message).
   // Every message starts with "entry N: ".
@@ -71,6 +75,8 @@ class ChainVerifier {
   // ~20 cache misses each (verify_bench, docs/PERFORMANCE.md).
   absl::flat_hash_map<std::string, uint64_t> stream_versions_;
   absl::flat_hash_set<std::string> event_ids_;
+  // Batch signatures already verified (bulk import: one per batch).
+  BatchSignatureCache batch_cache_;
 };
 
 }  // namespace trialog::ledger

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/crypto/crypto.h"
+#include "core/ledger/batch.h"
 #include "core/merkle/merkle.h"
 #include "core/util/bytes.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -90,9 +91,8 @@ absl::StatusOr<ParsedEntry> ParseEntry(absl::string_view bytes) {
     return absl::InvalidArgumentError(absl::StrCat("entry ", e.index(), ": prev_leaf_hash is ",
                                                    e.prev_leaf_hash().size(), " bytes, not 32"));
   }
-  if (e.signed_envelope().signature().size() != crypto::kSignatureSize) {
-    return absl::InvalidArgumentError(absl::StrCat("entry ", e.index(),
-                                                   ": signature is not 64 bytes"));
+  if (absl::Status s = CheckSignedEnvelopeShape(e.signed_envelope()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("entry ", e.index(), ": ", s.message()));
   }
   if (e.stream_version() == 0) {
     return absl::InvalidArgumentError(absl::StrCat("entry ", e.index(), ": stream_version is 0"));

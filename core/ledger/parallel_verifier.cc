@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/crypto/crypto.h"
+#include "core/ledger/batch.h"
 #include "core/util/bytes.h"
 
 namespace trialog::ledger {
@@ -177,6 +178,7 @@ ParallelVerifyResult VerifyEntries(const EntryReader& reader, ChainVerifier& ver
   std::vector<PendingSignature> pending;
   pending.reserve(chunk_entries);
   uint64_t done = 0;
+  BatchSignatureCache batches_seen;  // batch signatures already queued
 
   auto signature_failure = [&](const PendingSignature* p) {
     result.first_bad_index = p->index;
@@ -202,7 +204,23 @@ ParallelVerifyResult VerifyEntries(const EntryReader& reader, ChainVerifier& ver
     absl::StatusOr<ParsedEntry> parsed = ParseEntry(bytes);
     if (parsed.ok() && options.check_signatures) {
       absl::StatusOr<std::string> key = verifier.SignerKey(*parsed);
-      if (key.ok()) {
+      const v1::SignedEnvelope& se = parsed->entry.signed_envelope();
+      if (key.ok() && IsBatchSigned(se)) {
+        // One Ed25519 check per distinct batch (signature, key, root): the
+        // first entry of a batch carries it, later ones only recompute the
+        // root (AddParsed checks role and shape). A failure is reported at
+        // the batch's first entry, the lowest index it affects.
+        absl::StatusOr<std::string> message = BatchProofMessage(se, parsed->envelope);
+        if (message.ok()) {
+          std::string seen_key = absl::StrCat(se.batch_proof().signature(), *key, *message);
+          if (!batches_seen.Contains(seen_key)) {
+            batches_seen.Insert(std::move(seen_key));
+            pending.push_back(PendingSignature{index, *std::move(message),
+                                               se.batch_proof().signature(), *std::move(key),
+                                               parsed->envelope.actor().principal_id()});
+          }
+        }
+      } else if (key.ok()) {
         pending.push_back(PendingSignature{
             index, EnvelopeSigningMessage(parsed->entry.signed_envelope().envelope()),
             parsed->entry.signed_envelope().signature(), *std::move(key),

@@ -46,6 +46,9 @@ class PrincipalRegistry : public StateMachine {
   // with 32-byte keys, and never revoking or demoting the last admin.
   absl::Status Check(const Candidate& c) const override;
   void Apply(const ParsedEntry& entry) override;
+  std::unique_ptr<StateMachine> Clone() const override {
+    return std::make_unique<PrincipalRegistry>(*this);
+  }
 
   // Snapshot hooks (see StateMachine): a v1::RegistryState, principals in
   // id order. RestoreState checks every principal (non-empty id, known

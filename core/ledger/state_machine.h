@@ -7,6 +7,7 @@
 #define TRIALOG_CORE_LEDGER_STATE_MACHINE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -71,6 +72,11 @@ class StateMachine {
     (void)bytes;
     return absl::UnimplementedError("this state machine has no snapshot support");
   }
+
+  // An independent copy of the state (bulk import checks a whole batch on
+  // copies before appending any of it: server/bulk_import.h); nullptr if
+  // the machine cannot be copied (bulk import is then refused).
+  virtual std::unique_ptr<StateMachine> Clone() const { return nullptr; }
 };
 
 }  // namespace trialog::ledger

@@ -70,6 +70,10 @@ class TrialStateMachine : public ledger::StateMachine {
 
   absl::Status Check(const ledger::Candidate& candidate) const override;
   void Apply(const ledger::ParsedEntry& entry) override;
+  // A deep copy (subject stores are copied; projections are shared).
+  std::unique_ptr<ledger::StateMachine> Clone() const override {
+    return std::make_unique<TrialStateMachine>(*this);
+  }
 
   // The whole state, deterministically serialised (a TrialMachineSnapshot).
   std::string Snapshot() const;

@@ -31,6 +31,8 @@
 #include "nlohmann/json.hpp"
 #include "tests/server/test_support.h"
 #include "trialog/v1/admin.grpc.pb.h"
+#include "trialog/v1/bulk_import.grpc.pb.h"
+#include "client/bulk_import.h"
 #include "trialog/v1/service.grpc.pb.h"
 #include "trialog/v1/trial_service.grpc.pb.h"
 
@@ -60,7 +62,7 @@ const std::vector<v1::Role>& AllRoles() {
 enum class Call {
   kAppend, kAppendBatch, kAppendStream, kRead, kSubscribe, kGetCheckpoint, kGetInclusionProof,
   kGetConsistencyProof, kGetEntry, kListTrials, kGetSubject, kListSubjects, kGetSummary,
-  kGetSubjectHistory, kCreateBackup,
+  kGetSubjectHistory, kCreateBackup, kImportBatch,
 };
 
 struct CallSpec {
@@ -86,6 +88,7 @@ const std::vector<CallSpec>& AllCalls() {
       {Call::kGetSummary, "/trialog.v1.TrialStateService/GetSummary", false},
       {Call::kGetSubjectHistory, "/trialog.v1.TrialStateService/GetSubjectHistory", true},
       {Call::kCreateBackup, "/trialog.v1.AdminService/CreateBackup", false},
+      {Call::kImportBatch, "/trialog.v1.BulkImportService/ImportBatch", false},
   };
   return *calls;
 }
@@ -122,6 +125,8 @@ bool ExpectAllowed(v1::Role r, Call c) {
       return true;
     case Call::kCreateBackup:  // operations: the administrator only
       return r == v1::ROLE_SPONSOR_ADMIN;
+    case Call::kImportBatch:  // batch-signed bulk import: system principals only
+      return r == v1::ROLE_EXTERNAL_SYSTEM;
   }
   return false;
 }
@@ -286,6 +291,7 @@ struct Stubs {
   std::unique_ptr<v1::LedgerService::Stub> ledger;
   std::unique_ptr<v1::TrialStateService::Stub> state;
   std::unique_ptr<v1::AdminService::Stub> admin;
+  std::unique_ptr<v1::BulkImportService::Stub> bulk;
 };
 
 int channel_counter = 0;
@@ -303,7 +309,7 @@ Stubs Connect(const std::string& target, const std::string& ca_pem, const Client
   args.SetInt("trialog.acl_test_channel", ++channel_counter);
   auto channel = grpc::CreateCustomChannel(target, grpc::SslCredentials(o), args);
   return {v1::LedgerService::NewStub(channel), v1::TrialStateService::NewStub(channel),
-          v1::AdminService::NewStub(channel)};
+          v1::AdminService::NewStub(channel), v1::BulkImportService::NewStub(channel)};
 }
 
 void Deadline(grpc::ClientContext* ctx, int seconds = 10) {
@@ -662,6 +668,22 @@ grpc::Status MakeCall(const Stubs& s, Call c, const Principal& self, uint64_t su
       v1::CreateBackupResponse resp;
       return s.admin->CreateBackup(&ctx, req, &resp);
     }
+    case Call::kImportBatch: {
+      // One note, batch-signed by the caller itself.
+      client::Signer signer = self.signer();
+      client::BatchBuilder b(signer, kTrial);
+      v1::Envelope e;
+      e.set_stream_id("notes");
+      e.mutable_event()->mutable_trial()->mutable_note()->set_text("imported");
+      b.Add(e);
+      absl::StatusOr<v1::SignedBatch> batch = b.Finish();
+      if (!batch.ok()) return grpc::Status(Code::INTERNAL, std::string(batch.status().message()));
+      v1::ImportBatchRequest req;
+      req.set_trial_id(kTrial);
+      *req.mutable_batch() = *batch;
+      v1::ImportBatchResponse resp;
+      return s.bulk->ImportBatch(&ctx, req, &resp);
+    }
   }
   return grpc::Status(Code::INTERNAL, "unknown call");
 }
@@ -695,7 +717,7 @@ TEST_F(AccessControlTest, EveryRoleTimesEveryRpc) {
       const uint64_t before = Size();
       grpc::Status st = MakeCall(As(role), spec.call, principals_.at(role), subject_entry_, &backups);
       const bool append = spec.call == Call::kAppend || spec.call == Call::kAppendBatch ||
-                          spec.call == Call::kAppendStream;
+                          spec.call == Call::kAppendStream || spec.call == Call::kImportBatch;
       if (ExpectAllowed(role, spec.call)) {
         EXPECT_NE(st.error_code(), Code::PERMISSION_DENIED) << st.error_message();
         EXPECT_NE(st.error_code(), Code::UNAUTHENTICATED) << st.error_message();
@@ -722,7 +744,7 @@ TEST_F(AccessControlTest, EveryRoleTimesEveryRpc) {
       }
     }
   }
-  EXPECT_EQ(rows, 15 * 12);
+  EXPECT_EQ(rows, 16 * 12);
   EXPECT_GT(refused, 0);
   std::cout << "access_control_test: " << rows << " role x RPC rows, " << refused << " refused\n";
   ExpectSameLines(ReadAccessLog(access_log_, start_), want);

@@ -26,6 +26,7 @@
 #include "absl/strings/str_join.h"
 #include "core/crypto/crypto.h"
 #include "core/ledger/admission.h"
+#include "core/ledger/batch.h"
 #include "core/ledger/entry.h"
 #include "core/ledger/envelope_signer.h"
 #include "core/merkle/merkle.h"
@@ -65,6 +66,10 @@ struct Env {
   std::string dir, data, trial, bundle, vkey_file, published_cp, exporter_key, passphrase_file;
   View pristine;
 };
+
+// The batch-signed import appended after the synthetic plan.
+constexpr size_t kBatchEntries = 8;
+constexpr absl::string_view kBatchSigner = "lab-central-ngs";
 
 // Appends the synthetic plan to <data>/trials/<trial>/ as trialogd would
 // (the same genesis, registrations and steps as export_test's ledger).
@@ -108,6 +113,30 @@ absl::Status WriteDataDirectory(const std::string& data, std::string* trial_id) 
     }
     absl::Status s = append(env);
     if (!s.ok() && !step.expect_refused) return absl::InternalError(absl::StrCat(step.description, ": ", s.message()));
+  }
+  // Then a batch-signed bulk import by the central lab (docs/FORMAT.md §1.1):
+  // kBatchEntries notes under ONE signature, each entry with its batch proof.
+  std::vector<std::string> envelopes;
+  for (size_t i = 0; i < kBatchEntries; ++i) {
+    v1::Envelope env;
+    env.set_trial_id(plan.trial_id);
+    env.set_stream_id("lab-import");
+    env.set_event_id(crypto::Sha256(absl::StrCat("tamper batch ", i)).substr(0, 16));
+    env.mutable_observed_at()->set_unix_micros(plan.steps.back().observed_at.unix_micros());
+    env.mutable_actor()->set_principal_id(std::string(kBatchSigner));
+    env.mutable_actor()->set_printed_name("Central molecular laboratory");
+    env.mutable_actor()->set_role(v1::ROLE_EXTERNAL_SYSTEM);
+    env.mutable_event()->mutable_trial()->mutable_note()->set_text(absl::StrCat("imported result ", i));
+    envelopes.push_back(env.SerializeAsString());
+  }
+  absl::StatusOr<v1::SignedBatch> batch =
+      ledger::SignBatch(plan.trial_id, std::move(envelopes), l.keys.at(std::string(kBatchSigner)));
+  if (!batch.ok()) return batch.status();
+  absl::StatusOr<ledger::AdmittedBatch> admitted = ledger::PrepareBatchAdmission(plan.trial_id, *batch, registry);
+  if (!admitted.ok()) return admitted.status();
+  if (absl::Status s = ledger::VerifyBatchAdmission(*admitted); !s.ok()) return s;
+  for (absl::StatusOr<storage::AppendResult>& r : (*ledger)->AppendAll(std::move(admitted->envelopes))) {
+    if (!r.ok()) return r.status();
   }
   return (*ledger)->Close();
 }
@@ -330,6 +359,55 @@ std::vector<Damage> Damages(const Env& env) {
                  v.entries[k] = WithEnvelope(e, s);
                },
                {4, "envelope_signature", k}, {4, "envelope_signature", k}});
+  // Batch-signed entries (bulk import): damage at position 3 of the batch
+  // of kBatchEntries at the ledger's end.
+  const size_t kb = n - kBatchEntries + 3;
+  auto with_proof = [](View& v, size_t at, const std::function<void(v1::BatchProof&)>& change) {
+    ledger::ParsedEntry e = Parse(v.entries[at]);
+    v1::SignedEnvelope s = e.entry.signed_envelope();
+    ASSERT_TRUE(s.has_batch_proof());
+    change(*s.mutable_batch_proof());
+    v.entries[at] = WithEnvelope(e, s);
+  };
+  d.push_back({"batch-signed entry: byte flipped in the envelope",
+               [kb](View& v) {
+                 const std::string text = Parse(v.entries[kb]).envelope.event().trial().note().text();
+                 const size_t at = v.entries[kb].find(text);
+                 ASSERT_NE(at, std::string::npos);
+                 v.entries[kb][at] ^= 0x01;
+               },
+               {4, "envelope_signature", kb}, {4, "envelope_signature", kb}});
+  d.push_back({"batch-signed entry: byte flipped in an inclusion path node",
+               [kb](View& v) {
+                 const std::string node = Parse(v.entries[kb]).entry.signed_envelope().batch_proof().path(1);
+                 const size_t at = v.entries[kb].find(node);
+                 ASSERT_NE(at, std::string::npos);
+                 v.entries[kb][at + 9] ^= 0x10;
+               },
+               {4, "envelope_signature", kb}, {4, "envelope_signature", kb}});
+  d.push_back({"batch-signed entry: byte flipped in the batch signature",
+               [kb, with_proof](View& v) {
+                 with_proof(v, kb, [](v1::BatchProof& p) { (*p.mutable_signature())[20] ^= 0x02; });
+               },
+               {4, "envelope_signature", kb}, {4, "envelope_signature", kb}});
+  d.push_back({"batch-signed entry: position changed",
+               [kb, with_proof](View& v) {
+                 with_proof(v, kb, [](v1::BatchProof& p) { p.set_position(p.position() + 1); });
+               },
+               {4, "envelope_signature", kb}, {4, "envelope_signature", kb}});
+  d.push_back({"batch-signed entry: batch proof replaced by the attacker's own batch signature",
+               [kb, attacker](View& v) {
+                 ledger::ParsedEntry e = Parse(v.entries[kb]);
+                 absl::StatusOr<v1::SignedBatch> forged =
+                     ledger::SignBatch(e.envelope.trial_id(), {e.entry.signed_envelope().envelope()}, attacker);
+                 ASSERT_TRUE(forged.ok());
+                 absl::StatusOr<std::vector<v1::BatchProof>> proofs = ledger::BuildBatchProofs(*forged);
+                 ASSERT_TRUE(proofs.ok());
+                 v1::SignedEnvelope s = e.entry.signed_envelope();
+                 *s.mutable_batch_proof() = (*proofs)[0];
+                 v.entries[kb] = WithEnvelope(e, s);
+               },
+               {4, "envelope_signature", kb}, {4, "envelope_signature", kb}});
   d.push_back({"tail truncated, checkpoint left as it was",
                [](View& v) { v.entries.resize(v.entries.size() - kTailCut); },
                {3, "chain_damage", n - kTailCut},
@@ -513,7 +591,7 @@ std::string Slug(const std::string& name) {
 TEST(Tamper, PristineLedgerVerifiesEverywhere) {
   const Env& env = TamperSetup();
   ASSERT_GT(env.pristine.entries.size(), 100u);
-  ASSERT_EQ(env.pristine.entries.size(), SharedLedger().entries.size());
+  ASSERT_EQ(env.pristine.entries.size(), SharedLedger().entries.size() + kBatchEntries);
   const size_t k = Victim(env.pristine);
   std::printf("ledger: %zu entries; damage at k = %zu; first e-signature over a rewrite from k: %zu\n",
               env.pristine.entries.size(), k, FirstSignatureOver(env.pristine, k).value_or(0));

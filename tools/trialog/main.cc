@@ -6,6 +6,7 @@
 #include "tools/trialog/audit_commands.h"
 #include "tools/trialog/cli_util.h"
 #include "tools/trialog/commands.h"
+#include "tools/trialog/import_command.h"
 #include "tools/export/export_command.h"
 #include "tools/witness/witness_command.h"
 
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "trialog — audit ledger for clinical trials.\n"
       "Verify a ledger end to end, keep and check checkpoints, make keys, export,\n"
+      "bulk-import batch-signed events,\n"
       "run a witness that cosigns checkpoints.\n"
       "Run `trialog COMMAND --help` for each command's flags and examples."};
   app.require_subcommand(1);
@@ -26,6 +28,7 @@ int main(int argc, char** argv) {
   trialog::exporter::RegisterExport(app, &exit_code);
   trialog::cli::RegisterAuditTrail(app, &exit_code);
   trialog::cli::RegisterInspect(app, &exit_code);
+  trialog::cli::RegisterImport(app, &exit_code);
   RegisterWitness(app, &exit_code);
   try {
     app.parse(argc, argv);
