@@ -1,5 +1,5 @@
 // trialog.v1.LedgerService over the synchronous gRPC API. Each handler
-// thread does admission (parse, key lookup under the ledger's state lock,
+// thread does admission (parse, key lookup under the registry lock only,
 // Ed25519 verification outside any lock, so verification runs in parallel
 // across calls) and hands the admitted envelope to the trial's sequencer,
 // which batches concurrent calls into one group commit.

@@ -119,7 +119,9 @@ absl::Status TrialLedger::Verify(const ledger::AdmittedEnvelope& prepared) {
 
 absl::StatusOr<ledger::AdmittedEnvelope> TrialLedger::Prepare(
     v1::SignedEnvelope signed_envelope) const {
-  absl::StatusOr<ledger::AdmittedEnvelope> prepared = store_->ReadState([&] {
+  // The registry only, without waiting for a durable boundary (see
+  // storage::Ledger::ReadRegistry): the sequencer re-checks the key.
+  absl::StatusOr<ledger::AdmittedEnvelope> prepared = store_->ReadRegistry([&] {
     return ledger::PrepareAdmission(trial_id_, std::move(signed_envelope), *registry_);
   });
   if (!prepared.ok()) return prepared.status();

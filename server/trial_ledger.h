@@ -76,8 +76,10 @@ class TrialLedger {
   // key was rotated or revoked.
   absl::StatusOr<v1::AppendResponse> FindRepeat(const v1::SignedEnvelope& signed_envelope) const;
 
-  // Admission: PrepareAdmission under the state lock, then the Ed25519
-  // check outside any lock. A genesis must name this ledger's origin
+  // Admission: PrepareAdmission under the registry lock only
+  // (storage::Ledger::ReadRegistry: no wait for a durable boundary, so it
+  // overlaps the group commit being written), then the Ed25519 check
+  // outside any lock. A genesis must name this ledger's origin
   // (FAILED_PRECONDITION otherwise). Statuses as ledger::Admit.
   absl::StatusOr<ledger::AdmittedEnvelope> Admit(v1::SignedEnvelope signed_envelope) const;
   // The two halves of Admit, for callers that verify many in parallel:

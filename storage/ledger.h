@@ -186,6 +186,22 @@ class Ledger {
     return std::forward<F>(f)();
   }
 
+  // Runs f() while the sequencer cannot Apply to the principal registry,
+  // WITHOUT waiting for a durable boundary: the registry f sees may include
+  // entries sequenced but not yet durable (at most the batch being written
+  // and the one being sequenced). For admission only (which key verifies a
+  // principal's signature): the sequencer re-checks that key before
+  // sequencing, and if a batch's write fails the ledger refuses everything
+  // after it, so an envelope admitted under a not-yet-durable key is never
+  // stored without that key being durable first. f must read only the
+  // registry given at Open (not other state machines) and must not call
+  // Append. Returns f's result.
+  template <typename F>
+  auto ReadRegistry(F&& f) const {
+    absl::ReaderMutexLock lock(&published_->registry_mu());
+    return std::forward<F>(f)();
+  }
+
   // Re-derives and compares everything stored (storage/scrub.h), including
   // the index column families. Runs on a snapshot, alongside appends.
   absl::StatusOr<ScrubReport> Scrub(

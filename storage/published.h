@@ -48,6 +48,13 @@ class Published {
   // waits, so the sequencer, which may hold the lock across pipelined
   // batches, lets it in at the next batch boundary where all is durable.
   std::atomic<int>& state_readers_waiting() const { return state_readers_waiting_; }
+  // Orders reads of the principal registry for admission (Ledger::
+  // ReadRegistry) against the sequencer's registry Apply only: the
+  // sequencer holds it exclusively just around each entry's registry
+  // Apply, never across a write, so admission does not wait for a batch to
+  // become durable. What it guards may be ahead of the durable head by the
+  // batches being sequenced and written (see Ledger::ReadRegistry).
+  absl::Mutex& registry_mu() const { return registry_mu_; }
 
   // Writer side. Publish makes a new durable head visible and wakes waiters.
   void Publish(uint64_t size, std::string root, std::string checkpoint);
@@ -59,6 +66,7 @@ class Published {
  private:
   mutable absl::Mutex state_mu_;
   mutable std::atomic<int> state_readers_waiting_{0};
+  mutable absl::Mutex registry_mu_;
   std::atomic<uint64_t> size_{0};
   mutable absl::Mutex mu_;
   std::string root_ ABSL_GUARDED_BY(mu_);

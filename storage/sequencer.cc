@@ -11,6 +11,7 @@
 #include "core/ledger/entry.h"
 #include "core/util/bytes.h"
 #include "rocksdb/write_batch.h"
+#include "storage/entry_encoding.h"
 
 namespace trialog::storage {
 namespace {
@@ -322,12 +323,16 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
 
   // Accepted: build, fold, stage.
   ledger::ParsedEntry parsed;
+  // The stored bytes straight from the fields (storage/entry_encoding.h:
+  // equal to protobuf's serialisation); parsed.entry is filled too, as
+  // the state machines read it.
+  parsed.bytes = EncodeEntry(index, chain_.head, recorded_at, version + 1,
+                             admitted.signed_envelope);
   parsed.entry.set_index(index);
   parsed.entry.set_prev_leaf_hash(chain_.head);
   parsed.entry.set_recorded_at_unix_micros(recorded_at);
   parsed.entry.set_stream_version(version + 1);
   *parsed.entry.mutable_signed_envelope() = admitted.signed_envelope;
-  parsed.bytes = ledger::SerializeEntry(parsed.entry);
   parsed.leaf_hash = merkle::HashLeaf(parsed.bytes);
   // The request's envelope is not needed any more: move it.
   parsed.envelope = std::move(request.admitted.envelope);
@@ -337,7 +342,10 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
     published_->state_mu().WriterLock();
     state_locked_ = true;
   }
-  if (registry_ != nullptr) registry_->Apply(parsed);
+  if (registry_ != nullptr) {
+    absl::MutexLock registry_lock(&published_->registry_mu());  // admission reads it
+    registry_->Apply(parsed);
+  }
   for (ledger::StateMachine* m : machines_) m->Apply(parsed);
 
   rocksdb::WriteBatch& w = batch.write;
@@ -417,7 +425,8 @@ std::unique_ptr<Sequencer::Batch> Sequencer::Prepare(std::vector<Request> reques
     stream_heads_.clear();
   }
   for (const auto& [stream, version] : batch->stream_versions) stream_heads_[stream] = version;
-  handed_event_ids_ = batch->event_ids;
+  // Sequencing of this batch is over: its id map is not read again.
+  handed_event_ids_ = std::move(batch->event_ids);
   return batch;
 }
 
