@@ -715,7 +715,7 @@ void RunBulkImport(const Flags& f, const std::string& work, std::vector<Row>& ro
             const absl::Time t0 = absl::Now();
             grpc::Status st = stub->ImportBatch(&ctx, req, &resp);
             mine.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
-            if (st.ok() && resp.count() == pool[i].envelopes().size()) {
+            if (st.ok() && resp.count() == static_cast<uint64_t>(pool[i].envelopes_size())) {
               ok_events += resp.count();
             } else {
               ++errors;

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "client/bulk_import.h"
 #include "client/client.h"
+#include "core/ledger/admission.h"
 #include "core/ledger/batch.h"
 #include "core/note/keys.h"
 #include "google/protobuf/io/coded_stream.h"
