@@ -23,8 +23,10 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -232,6 +234,7 @@ LedgerRun RunLedger(const Flags& f, const note::NoteSigner& signer, const Worklo
     absl::Mutex mu;
     size_t outstanding = 0;  // requests submitted, not yet answered
     uint64_t bytes = 0;
+    std::atomic<uint64_t> chunk_bytes{0};  // d > 1
     const double cpu0 = CpuSeconds();
     const absl::Time start = absl::Now();
     for (std::vector<Admitted>& chunk : chunks) {
@@ -253,14 +256,20 @@ LedgerRun RunLedger(const Flags& f, const note::NoteSigner& signer, const Worklo
         mu.Await(absl::Condition(&room));
         outstanding += size;
       }
-      ledger->AppendAllAsync(std::move(chunk), [&](size_t, absl::StatusOr<AppendResult> r) {
+      // Like a batch client (AppendBatch's BlockingCounter): per answer only
+      // atomics; the lock and the wake-up once per chunk, when its last
+      // answer arrives (all of a chunk's answers come from one thread).
+      auto remaining = std::make_shared<std::atomic<size_t>>(size);
+      ledger->AppendAllAsync(std::move(chunk), [&, remaining, size](size_t,
+                                                                    absl::StatusOr<AppendResult> r) {
         if (!r.ok()) {
           std::fprintf(stderr, "append: %s\n", std::string(r.status().message()).c_str());
           std::exit(1);
         }
+        chunk_bytes.fetch_add(r->entry_bytes.size(), std::memory_order_relaxed);
+        if (remaining->fetch_sub(1, std::memory_order_acq_rel) != 1) return;
         absl::MutexLock lock(&mu);
-        bytes += r->entry_bytes.size();
-        --outstanding;
+        outstanding -= size;
       });
     }
     {
@@ -270,6 +279,7 @@ LedgerRun RunLedger(const Flags& f, const note::NoteSigner& signer, const Worklo
     }
     out.rate = n / absl::ToDoubleSeconds(absl::Now() - start);
     out.cpu_us = (CpuSeconds() - cpu0) * 1e6 / n;
+    bytes += chunk_bytes.load();
     out.mean_entry = static_cast<double>(bytes) / n;
     out.stats = ledger->sequencer_stats();
   }
@@ -459,10 +469,15 @@ Paired RunPaired(const Flags& f, const note::NoteSigner& signer, const Workload&
           mu.Await(absl::Condition(&room));
           outstanding += chunk.size();
         }
-        deep->AppendAllAsync(std::move(chunk), [&](size_t, absl::StatusOr<AppendResult> r) {
+        // One lock and wake-up per chunk (see RunLedger).
+        const size_t size = chunk.size();
+        auto remaining = std::make_shared<std::atomic<size_t>>(size);
+        deep->AppendAllAsync(std::move(chunk), [&, remaining, size](size_t,
+                                                                   absl::StatusOr<AppendResult> r) {
           check(r);
+          if (remaining->fetch_sub(1, std::memory_order_acq_rel) != 1) return;
           absl::MutexLock lock(&mu);
-          --outstanding;
+          outstanding -= size;
         });
       }
       {
