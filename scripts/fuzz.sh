@@ -14,10 +14,7 @@ BUILD_DIR=${SANITIZE_BUILD_DIR:-build-san}
 TARGETS=${FUZZ_TARGETS:-entry_chain envelope_admission note proof bundle}
 bash scripts/install-deps.sh
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DTRIALOG_SANITIZE=ON -DTRIALOG_FUZZ=ON >/dev/null
-fi
+bash scripts/configure-sanitized.sh "$BUILD_DIR"
 cmake --build "$BUILD_DIR" -j"$(nproc)" --target seed_gen $(for t in $TARGETS; do echo "${t}_fuzzer"; done)
 
 seeds="$BUILD_DIR/fuzz-corpus"

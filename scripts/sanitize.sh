@@ -18,10 +18,7 @@ if [ "${1:-}" = "--unit" ]; then
 fi
 bash scripts/install-deps.sh --with-chromium
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DTRIALOG_SANITIZE=ON -DTRIALOG_FUZZ=ON >/dev/null
-fi
+bash scripts/configure-sanitized.sh "$BUILD_DIR"
 # halt_on_error: the first report ends the process with a failure; leaks
 # are reported too (LeakSanitizer is part of ASan on x86_64 Linux).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:abort_on_error=0}

@@ -32,7 +32,9 @@
 namespace trialog::testing {
 namespace {
 
+using ::testing::AnyOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kLedgerName[] = "trialog.test";
 
@@ -841,12 +843,16 @@ TEST_F(ServerLifecycleTest, HelpTeachesAndBadConfigIsExplained) {
 }
 
 TEST_F(ServerLifecycleTest, ExampleConfigParses) {
-  // The shipped example must be a valid config (it fails later only because
-  // its paths do not exist here: the key file is the first thing opened).
+  // The shipped example must be a valid config: it fails later only because
+  // its paths do not exist here (the backup directory is checked first, then
+  // the key files are opened), never with a parse error.
   RunResult r = RunTrialogd(
       dir_, {"--config=" + std::string(TRIALOG_SOURCE_DIR) + "/server/trialogd.example.textproto"});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_THAT(r.output, HasSubstr("/etc/trialog/ledger.pass")) << r.output;
+  EXPECT_THAT(r.output, AnyOf(HasSubstr("backup_dir /var/backups/trialog is not an existing directory"),
+                              HasSubstr("/etc/trialog/ledger.pass")))
+      << r.output;
+  EXPECT_THAT(r.output, Not(HasSubstr("is not a valid trialog.server.ServerConfig"))) << r.output;
 }
 
 TEST_F(ServerLifecycleTest, ConfigFileWithFlagOverridesAndNoNewTrials) {

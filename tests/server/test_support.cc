@@ -23,6 +23,7 @@
 #include "core/crypto/key_file.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
 
 extern char** environ;
 
@@ -317,6 +318,24 @@ std::unique_ptr<v1::LedgerService::Stub> PlainStub(const std::string& target) {
   args.SetMaxReceiveMessageSize(64 << 20);
   return v1::LedgerService::NewStub(
       grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+}
+
+std::vector<ledger::ParsedEntry> ReadLedgerEntries(v1::LedgerService::Stub& stub,
+                                                   const std::string& trial_id) {
+  grpc::ClientContext ctx;
+  v1::ReadRequest req;
+  req.set_trial_id(trial_id);
+  std::unique_ptr<grpc::ClientReader<v1::ReadResponse>> reader = stub.Read(&ctx, req);
+  std::vector<ledger::ParsedEntry> out;
+  v1::ReadResponse resp;
+  while (reader->Read(&resp)) {
+    absl::StatusOr<ledger::ParsedEntry> e = ledger::ParseEntry(resp.entry());
+    EXPECT_TRUE(e.ok()) << e.status();
+    if (e.ok()) out.push_back(*std::move(e));
+  }
+  grpc::Status finished = reader->Finish();
+  EXPECT_TRUE(finished.ok()) << finished.error_message();
+  return out;
 }
 
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {

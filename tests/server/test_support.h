@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "core/crypto/crypto.h"
+#include "core/ledger/entry.h"
 #include "trialog/v1/service.grpc.pb.h"
 
 namespace trialog::testing {
@@ -120,6 +121,12 @@ v1::SignedEnvelope Note(const std::string& trial_id, const Principal& by,
 
 // A plaintext stub on `target`.
 std::unique_ptr<v1::LedgerService::Stub> PlainStub(const std::string& target);
+
+// Every entry of `trial_id`, read back over the Read RPC and parsed (a
+// failed parse or a failed stream is a test failure; the entries read
+// until then are returned).
+std::vector<ledger::ParsedEntry> ReadLedgerEntries(v1::LedgerService::Stub& stub,
+                                                   const std::string& trial_id);
 
 // Simple HTTP GET on 127.0.0.1:port; returns the whole response.
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path);

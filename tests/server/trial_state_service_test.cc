@@ -75,19 +75,7 @@ class TrialStateServiceTest : public ::testing::Test {
     return trial;
   }
   std::vector<ledger::ParsedEntry> ReadAll(const std::string& trial) {
-    grpc::ClientContext ctx;
-    v1::ReadRequest req;
-    req.set_trial_id(trial);
-    auto reader = ledger_stub_->Read(&ctx, req);
-    std::vector<ledger::ParsedEntry> out;
-    v1::ReadResponse resp;
-    while (reader->Read(&resp)) {
-      absl::StatusOr<ledger::ParsedEntry> e = ledger::ParseEntry(resp.entry());
-      EXPECT_TRUE(e.ok()) << e.status();
-      if (e.ok()) out.push_back(*std::move(e));
-    }
-    EXPECT_TRUE(reader->Finish().ok());
-    return out;
+    return ReadLedgerEntries(*ledger_stub_, trial);
   }
 
   static TempDir* dir_;
@@ -320,21 +308,7 @@ class SyntheticTrialTest : public ::testing::Test {
         grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials()));
   }
 
-  std::vector<ledger::ParsedEntry> ReadAll() {
-    grpc::ClientContext ctx;
-    v1::ReadRequest req;
-    req.set_trial_id(kSyntheticTrial);
-    auto reader = ledger_stub_->Read(&ctx, req);
-    std::vector<ledger::ParsedEntry> out;
-    v1::ReadResponse resp;
-    while (reader->Read(&resp)) {
-      absl::StatusOr<ledger::ParsedEntry> e = ledger::ParseEntry(resp.entry());
-      EXPECT_TRUE(e.ok()) << e.status();
-      if (e.ok()) out.push_back(*std::move(e));
-    }
-    EXPECT_TRUE(reader->Finish().ok());
-    return out;
-  }
+  std::vector<ledger::ParsedEntry> ReadAll() { return ReadLedgerEntries(*ledger_stub_, kSyntheticTrial); }
   std::vector<std::string> SubjectIds() {
     grpc::ClientContext ctx;
     v1::ListSubjectsRequest req;

@@ -221,19 +221,7 @@ class AuditTrailLiveTest : public ::testing::Test {
   // Every entry, read back over the Read RPC.
   static std::vector<ledger::ParsedEntry> ReadEntries() {
     std::unique_ptr<v1::LedgerService::Stub> stub = PlainStub(server_->target());
-    grpc::ClientContext ctx;
-    v1::ReadRequest req;
-    req.set_trial_id(kTrial);
-    auto reader = stub->Read(&ctx, req);
-    std::vector<ledger::ParsedEntry> out;
-    v1::ReadResponse resp;
-    while (reader->Read(&resp)) {
-      absl::StatusOr<ledger::ParsedEntry> e = ledger::ParseEntry(resp.entry());
-      EXPECT_TRUE(e.ok()) << e.status();
-      if (e.ok()) out.push_back(*std::move(e));
-    }
-    EXPECT_TRUE(reader->Finish().ok());
-    return out;
+    return ReadLedgerEntries(*stub, kTrial);
   }
 
   static std::string Live(const std::string& args) {

@@ -144,17 +144,7 @@ class Metadata {
       for (const std::string& i : gi.items) w.Empty("ItemRef", {{"ItemOID", i}, {"Mandatory", "No"}});
       w.End();
     }
-    for (const std::string& i : item_order_) {
-      const Item& it = items_.at(i);
-      w.Start("ItemDef", {{"OID", i}, {"Name", it.name}, {"DataType", it.def.data_type}});
-      if (it.def.enum_type != nullptr) w.Empty("CodeListRef", {{"CodeListOID", CodeListOid(it.def.enum_type)}});
-      w.End();
-    }
-    for (const auto& [oid, e] : enums_) {
-      w.Start("CodeList", {{"OID", oid}, {"Name", e->name()}, {"DataType", "text"}});
-      for (int v = 0; v < e->value_count(); ++v) w.Empty("EnumeratedItem", {{"CodedValue", e->value(v)->name()}});
-      w.End();
-    }
+    WriteItemDefsAndCodeLists(w, "EnumeratedItem");
   }
 
   // ODM 2.0: forms are ItemGroupDefs of Type Form holding Section groups.
@@ -180,6 +170,13 @@ class Metadata {
       for (const std::string& i : gi.items) w.Empty("ItemRef", {{"ItemOID", i}, {"Mandatory", "No"}});
       w.End();
     }
+    WriteItemDefsAndCodeLists(w, "CodeListItem");
+  }
+
+  // The ItemDefs and CodeLists, the same in both ODM versions but for the
+  // element naming a code list's value (1.3: EnumeratedItem, 2.0:
+  // CodeListItem).
+  void WriteItemDefsAndCodeLists(XmlWriter& w, const std::string& code_list_item) const {
     for (const std::string& i : item_order_) {
       const Item& it = items_.at(i);
       w.Start("ItemDef", {{"OID", i}, {"Name", it.name}, {"DataType", it.def.data_type}});
@@ -188,7 +185,7 @@ class Metadata {
     }
     for (const auto& [oid, e] : enums_) {
       w.Start("CodeList", {{"OID", oid}, {"Name", e->name()}, {"DataType", "text"}});
-      for (int v = 0; v < e->value_count(); ++v) w.Empty("CodeListItem", {{"CodedValue", e->value(v)->name()}});
+      for (int v = 0; v < e->value_count(); ++v) w.Empty(code_list_item, {{"CodedValue", e->value(v)->name()}});
       w.End();
     }
   }
