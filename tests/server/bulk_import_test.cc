@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@
 #include "client/bulk_import.h"
 #include "client/client.h"
 #include "core/crypto/crypto.h"
+#include "core/crypto/key_file.h"
+#include "nlohmann/json.hpp"
 #include "core/ledger/chain_verifier.h"
 #include "core/ledger/entry.h"
 #include "core/ledger/envelope_signer.h"
@@ -390,6 +393,48 @@ TEST_F(BulkImportTest, UnaryAppendCannotCarryABatchProof) {
   v1::AppendResponse resp;
   grpc::Status s = ledger_->Append(&ctx, req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+}
+
+// The CLI: `trialog import` of a .jsonl file with a key file made here.
+TEST_F(BulkImportTest, CliImportsAJsonlFileAndRefusesAMalformedOne) {
+  const uint64_t before = Size();
+  const std::string key_file = dir_->File(absl::StrCat(trial_, "-lab.key"));
+  const std::string pass_file = dir_->File(absl::StrCat(trial_, "-lab.pass"));
+  ASSERT_TRUE(crypto::WriteKeyFile(key_file, "lab-central", lab_.key, "lab passphrase",
+                                   crypto::kKeyFileTestParams)
+                  .ok());
+  std::ofstream(pass_file) << "lab passphrase\n";
+  const std::string vkey =
+      note::FormatVerifierKey(absl::StrCat(kLedgerName, "/", trial_), key_->public_key);
+  const std::string events = dir_->File(absl::StrCat(trial_, "-events.jsonl"));
+  {
+    std::ofstream out(events);
+    for (int i = 0; i < 7; ++i) {
+      out << "{\"streamId\":\"lab-notes\",\"event\":{\"trial\":{\"note\":{\"text\":\"cli " << i
+          << "\"}}}}\n";
+    }
+  }
+  const std::vector<std::string> base = {"import", "--server", server_->target(), "--plaintext",
+                                         "--key", vkey, "--signer-key", key_file,
+                                         "--passphrase-file", pass_file, "--principal", "lab-central",
+                                         "--batch-size", "3", "--json"};
+  std::vector<std::string> args = base;
+  args.insert(args.end(), {"--in", events});
+  CliResult r = RunTrialogCli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j.value("imported", 0), 7);
+  EXPECT_EQ(j.value("batches", 0), 3);
+  EXPECT_EQ(Size(), before + 7);
+
+  const std::string bad = dir_->File(absl::StrCat(trial_, "-bad.jsonl"));
+  std::ofstream(bad) << "{\"streamId\":\"lab-notes\"}\nnot json\n";
+  args = base;
+  args.insert(args.end(), {"--in", bad});
+  r = RunTrialogCli(args);
+  EXPECT_EQ(r.exit_code, 65) << r.out;
+  EXPECT_EQ(Size(), before + 7);
 }
 
 }  // namespace
