@@ -71,13 +71,11 @@ class CrashTest : public ::testing::Test {
 
   void StartServer() {
     absl::StatusOr<std::unique_ptr<Trialogd>> d = Trialogd::Start(
-        dir_, {"--data_dir=" + dir_.File("data"), "--listen=127.0.0.1:0", "--plaintext",
-               "--metrics_listen=127.0.0.1:0", "--accept_new_trials",
-               "--ledger_key_file=" + key_.key_file,
-               "--ledger_key_passphrase_file=" + key_.passphrase_file,
-               // Snapshots every few dozen entries, so kills land between
-               // snapshots and restarts replay a tail after one.
-               "--snapshot_every_entries=40", "--snapshot_interval_seconds=1"});
+        dir_, PlainTrialogdArgs(dir_, key_,
+                                {"--metrics_listen=127.0.0.1:0",
+                                 // Snapshots every few dozen entries, so kills land between
+                                 // snapshots and restarts replay a tail after one.
+                                 "--snapshot_every_entries=40", "--snapshot_interval_seconds=1"}));
     ASSERT_TRUE(d.ok()) << d.status();
     server_ = *std::move(d);
   }

@@ -46,10 +46,7 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(key.ok()) << key.status();
     key_ = new LedgerKey(*key);
     absl::StatusOr<std::unique_ptr<Trialogd>> d = Trialogd::Start(
-        *dir_, {"--data_dir=" + dir_->File("data"), "--listen=127.0.0.1:0", "--plaintext",
-                "--metrics_listen=127.0.0.1:0", "--accept_new_trials",
-                "--ledger_key_file=" + key_->key_file,
-                "--ledger_key_passphrase_file=" + key_->passphrase_file});
+        *dir_, PlainTrialogdArgs(*dir_, *key_, {"--metrics_listen=127.0.0.1:0"}));
     ASSERT_TRUE(d.ok()) << d.status();
     server_ = d->release();
   }

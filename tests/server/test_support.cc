@@ -153,6 +153,19 @@ std::string TrialogdPath() {
   return std::string(TRIALOG_BINARY_DIR) + "/server/trialogd";
 }
 
+std::vector<std::string> PlainTrialogdArgs(const TempDir& dir, const LedgerKey& key,
+                                           const std::vector<std::string>& extra,
+                                           const std::string& data_subdir) {
+  std::vector<std::string> args = {"--data_dir=" + dir.File(data_subdir),
+                                   "--listen=127.0.0.1:0",
+                                   "--plaintext",
+                                   "--accept_new_trials",
+                                   "--ledger_key_file=" + key.key_file,
+                                   "--ledger_key_passphrase_file=" + key.passphrase_file};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
 absl::StatusOr<std::unique_ptr<Trialogd>> Trialogd::Start(const TempDir& dir,
                                                           std::vector<std::string> args,
                                                           const std::vector<std::string>& env) {

@@ -82,6 +82,13 @@ class Trialogd {
   std::string stderr_file_;
 };
 
+// The flags of a test trialogd: data in dir/`data_subdir`, plaintext gRPC
+// on a free loopback port, new trials accepted, checkpoints signed with
+// `key`; then `extra` (e.g. "--sync=false", "--metrics_listen=127.0.0.1:0").
+std::vector<std::string> PlainTrialogdArgs(const TempDir& dir, const LedgerKey& key,
+                                           const std::vector<std::string>& extra = {},
+                                           const std::string& data_subdir = "data");
+
 // Runs trialogd to completion with `args`; returns exit code and stderr+stdout.
 struct RunResult {
   int exit_code = -1;

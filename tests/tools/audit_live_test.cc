@@ -156,9 +156,7 @@ class AuditTrailLiveTest : public ::testing::Test {
     vkey_file_ = dir_->File("ledger.vkey");
     export_test::WriteAll(vkey_file_, vkey_ + "\n");
     absl::StatusOr<std::unique_ptr<Trialogd>> d = Trialogd::Start(
-        *dir_, {"--data_dir=" + dir_->File("data"), "--listen=127.0.0.1:0", "--plaintext", "--accept_new_trials",
-                "--sync=false", "--ledger_key_file=" + key->key_file,
-                "--ledger_key_passphrase_file=" + key->passphrase_file});
+        *dir_, PlainTrialogdArgs(*dir_, *key, {"--sync=false"}));
     ASSERT_TRUE(d.ok()) << d.status();
     server_ = d->release();
 

@@ -123,11 +123,10 @@ class WitnessEndToEndTest : public ::testing::Test {
       specs.push_back(absl::StrCat(n.cosigner_key, "@http://127.0.0.1:", n.port));
     }
     absl::StatusOr<std::unique_ptr<Trialogd>> d = Trialogd::Start(
-        dir_, {"--data_dir=" + dir_.File(data), "--listen=127.0.0.1:0", "--plaintext",
-               "--metrics_listen=127.0.0.1:0", "--accept_new_trials",
-               "--ledger_key_file=" + key_.key_file,
-               "--ledger_key_passphrase_file=" + key_.passphrase_file,
-               "--witness=" + absl::StrJoin(specs, ","), "--witness_quorum=2"});
+        dir_, PlainTrialogdArgs(dir_, key_,
+                                {"--metrics_listen=127.0.0.1:0",
+                                 "--witness=" + absl::StrJoin(specs, ","), "--witness_quorum=2"},
+                                data));
     ASSERT_TRUE(d.ok()) << d.status();
     server_ = *std::move(d);
     client::ChannelOptions co;
