@@ -2,10 +2,10 @@
 # The whole test suite: installs what is missing, builds, runs every test;
 # then builds the fuzzers with clang under AddressSanitizer and
 # UndefinedBehaviorSanitizer and runs each for a bounded time (scripts/fuzz.sh,
-# $TRIALOG_FUZZ_SECONDS per target, default 20). The whole suite under the
-# sanitizers is scripts/sanitize.sh (not run here yet: it doubles the time).
+# $TRIALOG_FUZZ_SECONDS per target, default 20); then builds everything else
+# in that sanitized tree and runs every test again there (scripts/sanitize.sh).
 # Usage: scripts/test.sh [extra ctest arguments]
-#        TRIALOG_TEST_QUICK=1 scripts/test.sh   # without the fuzzing
+#        TRIALOG_TEST_QUICK=1 scripts/test.sh   # without fuzzing and sanitizers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The suite renders the HTML report in headless Chromium (tests/export).
@@ -17,3 +17,5 @@ if [ -n "${TRIALOG_TEST_QUICK:-}" ]; then
 fi
 echo "test.sh: fuzzing each target for ${TRIALOG_FUZZ_SECONDS:-20} s (scripts/fuzz.sh)"
 bash scripts/fuzz.sh "${TRIALOG_FUZZ_SECONDS:-20}"
+echo "test.sh: the whole suite again under ASan, LeakSanitizer and UBSan (scripts/sanitize.sh)"
+bash scripts/sanitize.sh "$@"
