@@ -273,7 +273,10 @@ TEST_F(MerkleProperties, EveryBitFlipIsRejected) {
       expect_rejected(VerifyInclusion(index, size, leaf, *proof, f));
     });
   }
-  for (const auto& [size1, size2] : {std::pair<uint64_t, uint64_t>{2731, 5000}, {3, 4999}}) {
+  for (const auto& sizes : {std::pair<uint64_t, uint64_t>{2731, 5000}, {3, 4999}}) {
+    // Plain locals, not a structured binding: clang 14 cannot capture those in lambdas.
+    const uint64_t size1 = sizes.first;
+    const uint64_t size2 = sizes.second;
     const std::string& root1 = (*roots_)[size1];
     const std::string& root2 = (*roots_)[size2];
     absl::StatusOr<std::vector<std::string>> proof = ConsistencyProof(*nodes_, size1, size2);
