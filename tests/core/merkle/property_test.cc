@@ -250,7 +250,11 @@ TEST_F(MerkleProperties, EveryBitFlipIsRejected) {
     }
   };
   int rejected = 0;
-  for (const auto& [index, size] : {std::pair<uint64_t, uint64_t>{2730, 5000}, {4095, 4097}}) {
+  // Plain locals below, not structured bindings: clang 14 (the sanitized
+  // build's compiler) cannot capture those in lambdas.
+  for (const auto& at : {std::pair<uint64_t, uint64_t>{2730, 5000}, {4095, 4097}}) {
+    const uint64_t index = at.first;
+    const uint64_t size = at.second;
     const std::string& leaf = (*leaves_)[index];
     const std::string& root = (*roots_)[size];
     absl::StatusOr<std::vector<std::string>> proof = InclusionProof(*nodes_, index, size);
@@ -274,7 +278,6 @@ TEST_F(MerkleProperties, EveryBitFlipIsRejected) {
     });
   }
   for (const auto& sizes : {std::pair<uint64_t, uint64_t>{2731, 5000}, {3, 4999}}) {
-    // Plain locals, not a structured binding: clang 14 cannot capture those in lambdas.
     const uint64_t size1 = sizes.first;
     const uint64_t size2 = sizes.second;
     const std::string& root1 = (*roots_)[size1];
