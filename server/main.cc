@@ -19,6 +19,7 @@
 #include "core/crypto/key_file.h"
 #include "core/trial/state_machine.h"
 #include "core/util/bytes.h"
+#include "core/util/mutex_debug.h"
 #include "server/config.h"
 #include "server/ledger_set.h"
 #include "server/server.h"
@@ -228,6 +229,7 @@ int NewLedgerKey(const ServerConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  trialog::DisableMutexDeadlockDetectionUnlessAsked();
   absl::SetProgramUsageMessage(
       "the trialog ledger server.\n\n"
       "Serves signed, hash-chained clinical-trial ledgers over gRPC (trialog.v1.LedgerService,\n"

@@ -156,6 +156,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
   builder.RegisterService(server->bulk_import_service_.get());
   // Sync-server pollers notice shutdown within this time (default 1 s).
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 100);
+  // A sync-server thread that finishes a call exits when MAX_POLLERS threads
+  // are already polling (default 2), and a new one is spawned when the next
+  // call arrives. Appends block their handler thread until the group commit is
+  // durable, so with tens of concurrent clients that churned threads on every
+  // call; keeping up to kMaxIdlePollers idle threads avoids it.
+  constexpr int kMaxIdlePollers = 64;
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              kMaxIdlePollers);
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->grpc_port_ == 0) {
     return absl::UnavailableError(

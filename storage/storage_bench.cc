@@ -47,6 +47,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 #include "core/util/bytes.h"
+#include "core/util/mutex_debug.h"
 #include "storage/ledger.h"
 #include "storage/schema.h"
 
@@ -545,6 +546,7 @@ LedgerRun RunConcurrent(const Flags& f, const note::NoteSigner& signer, const Wo
 }
 
 int Main(int argc, char** argv) {
+  trialog::DisableMutexDeadlockDetectionUnlessAsked();
   const Flags f = ParseFlags(argc, argv);
   if (!crypto::Init().ok()) return 1;
   const crypto::SigningKey admin = crypto::SigningKey::Generate();

@@ -46,6 +46,7 @@
 #include "core/merkle/merkle.h"
 #include "core/note/keys.h"
 #include "core/trial/state_machine.h"
+#include "core/util/mutex_debug.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "nlohmann/json.hpp"
@@ -1305,6 +1306,7 @@ std::string LoadAverage() {
 }
 
 int Main(int argc, char** argv) {
+  trialog::DisableMutexDeadlockDetectionUnlessAsked();
   CLI::App app{
       "trialog-bench: durable signed appends through a real trialogd against the machine's "
       "ceilings and the PostgreSQL hash-chain baseline, measured in the same run (issue 7). "

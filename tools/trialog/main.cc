@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "core/util/mutex_debug.h"
 #include "tools/trialog/audit_commands.h"
 #include "tools/trialog/cli_util.h"
 #include "tools/trialog/commands.h"
@@ -11,6 +12,7 @@
 #include "tools/witness/witness_command.h"
 
 int main(int argc, char** argv) {
+  trialog::DisableMutexDeadlockDetectionUnlessAsked();
   CLI::App app{
       "trialog — audit ledger for clinical trials.\n"
       "Verify a ledger end to end, keep and check checkpoints, make keys, export,\n"
