@@ -3,7 +3,7 @@
 // empty registry (only a genesis can pass: its signature is checked under
 // the admin key it carries) and against a registry holding one sponsor
 // admin, so envelopes of a registered principal reach the signature check.
-// Also ledger::ParseEnvelope on the raw input.
+// Also ledger::ParseEnvelope and ledger::PeekEventId on the raw input.
 
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +18,12 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
   (void)trialog::ledger::ParseEnvelope(bytes);
+  // The repeat check's shortcut must find the event id a full parse finds.
+  trialog::v1::Envelope envelope;
+  const std::string peeked = trialog::ledger::PeekEventId(bytes);
+  if (envelope.ParseFromArray(data, static_cast<int>(size)) && peeked != envelope.event_id()) {
+    std::abort();
+  }
   trialog::v1::SignedEnvelope signed_envelope;
   if (!signed_envelope.ParseFromArray(data, static_cast<int>(size))) return 0;
   static const trialog::ledger::PrincipalRegistry* const empty =

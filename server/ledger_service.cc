@@ -18,10 +18,11 @@ namespace {
 
 double SecondsSince(absl::Time start) { return absl::ToDoubleSeconds(absl::Now() - start); }
 
-void FillResult(const absl::StatusOr<v1::AppendResponse>& r, v1::AppendResult* out) {
+// Moves `r` into `out` (a receipt is ~1.5 KB: copying it showed in profiles).
+void FillResult(absl::StatusOr<v1::AppendResponse>&& r, v1::AppendResult* out) {
   if (r.ok()) {
     out->set_code(0);
-    *out->mutable_response() = *r;
+    out->mutable_response()->Swap(&*r);
   } else {
     out->set_code(static_cast<int32_t>(r.status().code()));
     out->set_message(std::string(r.status().message()));
@@ -248,7 +249,7 @@ grpc::Status LedgerServiceImpl::AppendBatch(grpc::ServerContext* context,
   }
   const double seconds = SecondsSince(start);
   for (size_t i = 0; i < n; ++i) {
-    const absl::StatusOr<v1::AppendResponse>& r = results[i];
+    absl::StatusOr<v1::AppendResponse>& r = results[i];
     if (r.ok()) {
       metrics_->RecordAppended(seconds, r->duplicate());
     } else {
@@ -258,7 +259,7 @@ grpc::Status LedgerServiceImpl::AppendBatch(grpc::ServerContext* context,
       }
       metrics_->RecordRejection(r.status());
     }
-    FillResult(r, response->add_results());
+    FillResult(std::move(r), response->add_results());
   }
   return grpc::Status::OK;
 }
@@ -394,7 +395,7 @@ grpc::Status LedgerServiceImpl::AppendStream(
     }
     if (slot->counted) ExitAppend();
     v1::AppendResult result;
-    FillResult(r, &result);
+    FillResult(std::move(r), &result);
     if (write_ok && !stream->Write(result)) {
       write_ok = false;
       context->TryCancel();  // the client is gone: stop the reader too

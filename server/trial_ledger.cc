@@ -77,13 +77,12 @@ TrialLedger::~TrialLedger() {
 
 absl::StatusOr<v1::AppendResponse> TrialLedger::FindRepeat(
     const v1::SignedEnvelope& signed_envelope) const {
-  // Cheap, allocation-free peek at the event id: parse only the envelope.
-  v1::Envelope envelope;
-  if (!envelope.ParseFromString(signed_envelope.envelope()) ||
-      envelope.event_id().size() != ledger::kEventIdSize) {
+  // A cheap peek at the event id (no parse of the envelope).
+  const std::string event_id = ledger::PeekEventId(signed_envelope.envelope());
+  if (event_id.size() != ledger::kEventIdSize) {
     return absl::NotFoundError("not a repeat");  // admission reports what is wrong
   }
-  absl::StatusOr<uint64_t> index = store_->FindEventId(envelope.event_id());
+  absl::StatusOr<uint64_t> index = store_->FindEventId(event_id);
   if (!index.ok()) return absl::NotFoundError("not a repeat");
   TRIALOG_ASSIGN_OR_RETURN(std::string entry_bytes, store_->ReadEntry(*index));
   TRIALOG_ASSIGN_OR_RETURN(ledger::ParsedEntry parsed, ledger::ParseEntry(entry_bytes));
@@ -91,7 +90,7 @@ absl::StatusOr<v1::AppendResponse> TrialLedger::FindRepeat(
   if (stored.envelope() != signed_envelope.envelope() ||
       stored.signature() != signed_envelope.signature()) {
     return absl::AlreadyExistsError(absl::StrCat(
-        "event id ", HexEncode(envelope.event_id()), " is already used by entry ", *index,
+        "event id ", HexEncode(event_id), " is already used by entry ", *index,
         " with different envelope bytes; a new event needs a new event id"));
   }
   TRIALOG_ASSIGN_OR_RETURN(CheckpointView cp, LatestCheckpoint());

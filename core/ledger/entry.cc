@@ -8,6 +8,7 @@
 #include "core/util/bytes.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace trialog::ledger {
 namespace {
@@ -43,6 +44,29 @@ std::string SerializeEntry(const v1::Entry& entry) {
   entry.SerializeToCodedStream(&coded);
   coded.Trim();
   return out;
+}
+
+std::string PeekEventId(absl::string_view envelope_bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  constexpr int kEventIdField = v1::Envelope::kEventIdFieldNumber;
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(envelope_bytes.data()),
+      static_cast<int>(envelope_bytes.size()));
+  std::string event_id;
+  for (;;) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) {
+      // The end of the input, or a malformed tag (then not at the end).
+      const bool at_end = in.CurrentPosition() == static_cast<int>(envelope_bytes.size());
+      return at_end ? event_id : std::string();
+    }
+    if (WireFormatLite::GetTagFieldNumber(tag) == kEventIdField &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::ReadBytes(&in, &event_id)) return std::string();
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return std::string();
+    }
+  }
 }
 
 absl::StatusOr<v1::Envelope> ParseEnvelope(absl::string_view envelope_bytes) {

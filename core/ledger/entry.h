@@ -48,6 +48,14 @@ absl::StatusOr<ParsedEntry> ParseEntry(absl::string_view bytes);
 // trial and stream ids, event id length, actor principal id, an event set.
 absl::StatusOr<v1::Envelope> ParseEnvelope(absl::string_view envelope_bytes);
 
+// The event id (Envelope field 3) of serialised envelope bytes, read
+// without building the message: the last occurrence, as a full parse would
+// keep. Empty when there is none or the bytes are not well-formed wire
+// format. For lookups only (is this a repeat?): admission still parses and
+// checks the whole envelope. Whenever a full parse succeeds, this equals
+// its event_id() (the envelope fuzzer checks that).
+std::string PeekEventId(absl::string_view envelope_bytes);
+
 // Checks entry `e` continues the chain: e.index == expected_index and
 // e.prev_leaf_hash == prev_leaf_hash. DATA_LOSS with the index otherwise.
 absl::Status CheckChainLink(const ParsedEntry& e, uint64_t expected_index,

@@ -382,6 +382,45 @@ TEST(ParallelVerifierTest, AgreesWithSequentialVerifierOnEveryDamage) {
   }
 }
 
+TEST(EntryTest, PeekEventIdAgreesWithProtobufsOwnParse) {
+  Person who{"inv-01", v1::ROLE_INVESTIGATOR, "RU-01"};
+  v1::Envelope e = BaseEnvelope(who, "subject/RU-01-0001");
+  e.mutable_event()->mutable_trial()->mutable_note()->set_text("peek");
+  const std::string bytes = e.SerializeAsString();
+  // Protobuf's parser is the reference in every case.
+  auto reference = [](const std::string& b, std::string* id) {
+    v1::Envelope parsed;
+    if (!parsed.ParseFromString(b)) return false;
+    *id = parsed.event_id();
+    return true;
+  };
+  std::string want;
+  ASSERT_TRUE(reference(bytes, &want));
+  EXPECT_EQ(PeekEventId(bytes), want);
+  EXPECT_EQ(want.size(), kEventIdSize);
+  // A second event_id field later in the bytes: the last one wins.
+  const std::string later = std::string(16, '\x42');
+  std::string twice = bytes + std::string("\x1a\x10", 2) + later;
+  ASSERT_TRUE(reference(twice, &want));
+  EXPECT_EQ(want, later);
+  EXPECT_EQ(PeekEventId(twice), later);
+  // Field 3 with the wrong wire type (varint) is an unknown field to
+  // protobuf, which keeps the earlier id.
+  std::string wrong_type = bytes + std::string("\x18\x07", 2);
+  ASSERT_TRUE(reference(wrong_type, &want));
+  EXPECT_EQ(PeekEventId(wrong_type), want);
+  // Every truncation: wherever protobuf's parse succeeds the ids agree; a
+  // cut inside a field gives "" (and protobuf fails too).
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    const std::string cut = bytes.substr(0, n);
+    if (reference(cut, &want)) {
+      EXPECT_EQ(PeekEventId(cut), want) << "at " << n;
+    } else {
+      EXPECT_EQ(PeekEventId(cut), "") << "at " << n;
+    }
+  }
+}
+
 TEST(EntryTest, LeafHashIsRfc6962OverStoredBytes) {
   World w;
   absl::StatusOr<ParsedEntry> p = ParseEntry(w.ledger.entries()[1]);
