@@ -123,8 +123,13 @@ rocksdb::DBOptions MakeDbOptions(const DbOptions& options, bool creating) {
   // Reopening after a crash replays the WAL into memtables without writing
   // SSTs first (they are flushed later as usual).
   o.avoid_flush_during_recovery = true;
-  // One writer thread: insert hints need non-concurrent memtable writes.
+  // Insert hints need non-concurrent memtable writes (RocksDB then inserts
+  // one write group at a time, whichever thread wrote it: the sequencer's
+  // writing thread or the indexer).
   o.allow_concurrent_memtable_write = false;
+  // The indexer's unsynced write (storage/indexer.h) inserts its rows into
+  // the memtables while the next synced batch is in its WAL write + fsync.
+  o.enable_pipelined_write = true;
   if (options.env != nullptr) o.env = options.env;
   if (!options.read_only) {
     // RocksDB's LOG through stdio (storage/info_log.h): a failing disk must
