@@ -14,8 +14,8 @@
 // write that fails fails the ledger (Published::Fail): the store stays
 // consistent (open re-indexes), but this process cannot answer lookups.
 //
-// Thread-safety: Stage and FindPending from the sequencing thread; Durable
-// from the writing thread; WaitIndexed and indexed() from any thread;
+// Thread-safety: Stage from the sequencing thread; Durable from the
+// writing thread; FindPending, WaitIndexed and indexed() from any thread;
 // Close from the owner once the sequencer is closed.
 
 #ifndef TRIALOG_STORAGE_INDEXER_H_

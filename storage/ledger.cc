@@ -319,7 +319,15 @@ absl::StatusOr<uint64_t> Ledger::FindEventId(absl::string_view event_id) const {
                                                    " bytes, got ", event_id.size()));
   }
   const uint64_t n = size();
-  TRIALOG_RETURN_IF_ERROR(WaitIndexed(n));
+  if (indexer_ != nullptr) {
+    // Not yet indexed: the pending map has it (no wait, so admission's
+    // repeat peek never blocks). A miss there then a read of the store is
+    // exact: the indexer drops an id only after its row is written.
+    if (std::optional<uint64_t> pending = indexer_->FindPending(ToEventIdKey(event_id))) {
+      if (*pending < n) return *pending;
+      return absl::NotFoundError(absl::StrCat("no entry carries event id ", HexEncode(event_id)));
+    }
+  }
   absl::StatusOr<std::string> value = db_->Get(Cf::kEventIds, event_id);
   if (absl::IsNotFound(value.status())) {
     return absl::NotFoundError(absl::StrCat("no entry carries event id ", HexEncode(event_id)));
