@@ -36,6 +36,7 @@
 #include "storage/recovery.h"
 #include "storage/schema.h"
 #include "storage/scrub.h"
+#include "storage/indexer.h"
 #include "storage/sequencer.h"
 #include "storage/snapshot.h"
 
@@ -229,6 +230,9 @@ class Ledger {
   Ledger(Checkpointer checkpointer, std::unique_ptr<Db> db)
       : checkpointer_(std::move(checkpointer)), db_(std::move(db)) {}
   absl::Status CheckSize(uint64_t tree_size) const;
+  // Blocks until the event_ids/streams rows of entries below `n` are
+  // stored (storage/indexer.h).
+  absl::Status WaitIndexed(uint64_t n) const;
 
   void SnapshotLoop();
   // WriteSnapshotNow; `closing`: called by Close after the sequencer
@@ -242,6 +246,7 @@ class Ledger {
   std::unique_ptr<Db> db_;
   std::unique_ptr<NodeStore> nodes_;
   std::unique_ptr<Published> published_;
+  std::unique_ptr<Indexer> indexer_;      // null when the store is damaged
   std::unique_ptr<Sequencer> sequencer_;  // null when the store is damaged
   OpenStats open_stats_;
   absl::Mutex close_mu_;

@@ -13,6 +13,7 @@
 #include "rocksdb/iterator.h"
 #include "rocksdb/write_batch.h"
 #include "storage/rocks_status.h"
+#include "storage/indexer.h"
 #include "storage/scrub.h"
 #include "storage/snapshot.h"
 
@@ -44,6 +45,7 @@ absl::Status Initialise(Db& db, const Checkpointer& checkpointer, Recovered* r) 
   rocksdb::ColumnFamilyHandle* meta = db.handle(Cf::kMeta);
   w.Put(meta, ToSlice(kMetaFormat), ToSlice(kFormatVersion));
   w.Put(meta, ToSlice(kMetaCheckpoint), ToSlice(note));
+  w.Put(meta, ToSlice(kMetaIndexed), ToSlice(EncodeBigEndian64(0)));
   TRIALOG_RETURN_IF_ERROR(db.Write(&w, /*sync=*/true));
   r->chain.head = ledger::ZeroHash();
   r->root = root;
@@ -204,12 +206,11 @@ absl::StatusOr<TailStart> FromSnapshot(const Db& db, NodeStore& nodes,
   return t;
 }
 
-}  // namespace
-
-absl::StatusOr<Recovered> Recover(Db& db, const Checkpointer& checkpointer, NodeStore& nodes,
-                                  ledger::PrincipalRegistry* registry,
-                                  const std::vector<ledger::StateMachine*>& machines,
-                                  const RecoverOptions& options) {
+// Everything but the index repair (Recover's checks and replay).
+absl::StatusOr<Recovered> RecoverChecked(Db& db, const Checkpointer& checkpointer,
+                                         NodeStore& nodes, ledger::PrincipalRegistry* registry,
+                                         const std::vector<ledger::StateMachine*>& machines,
+                                         const RecoverOptions& options) {
   Recovered r;
   TRIALOG_ASSIGN_OR_RETURN(std::optional<std::string> format, Meta(db, kMetaFormat));
   if (!format.has_value()) {
@@ -229,7 +230,7 @@ absl::StatusOr<Recovered> Recover(Db& db, const Checkpointer& checkpointer, Node
         "root/recorded_at rows); this build reads \"", kFormatVersion,
         "\": export the ledger with the older build and re-import it, or keep using that build"));
   }
-  if (*format != kFormatVersion) {
+  if (*format != kFormatVersion && *format != kFormatVersion2) {
     return absl::FailedPreconditionError(absl::StrCat("store format is \"", *format,
                                                       "\"; this build reads \"", kFormatVersion,
                                                       "\""));
@@ -326,6 +327,46 @@ absl::StatusOr<Recovered> Recover(Db& db, const Checkpointer& checkpointer, Node
   TRIALOG_ASSIGN_OR_RETURN(ScrubReport report, ScrubStore(db, checkpointer, so));
   r.stats.replay_time = absl::Now() - start;
   if (!report.ok()) r.damage = report.ToStatus();
+  return r;
+}
+
+// The index repair of a checked store of `size` entries: a format-2 store
+// (every index row present) is upgraded to format 3 with indexed = size; a
+// format-3 store has the rows of [indexed, size) rebuilt. Damage (a bad
+// watermark, an entry that cannot be re-indexed) is returned as DATA_LOSS.
+absl::Status RepairIndex(Db& db, uint64_t size, OpenStats* stats) {
+  TRIALOG_ASSIGN_OR_RETURN(std::optional<std::string> format, Meta(db, kMetaFormat));
+  if (format.has_value() && *format == kFormatVersion2) {
+    rocksdb::WriteBatch w;
+    w.Put(db.handle(Cf::kMeta), ToSlice(kMetaFormat), ToSlice(kFormatVersion));
+    w.Put(db.handle(Cf::kMeta), ToSlice(kMetaIndexed), ToSlice(EncodeBigEndian64(size)));
+    return db.Write(&w, /*sync=*/true);
+  }
+  TRIALOG_ASSIGN_OR_RETURN(std::optional<uint64_t> indexed, ReadIndexed(db));
+  if (!indexed.has_value()) return absl::DataLossError("meta row \"indexed\" is missing");
+  if (*indexed > size) {
+    return absl::DataLossError(absl::StrCat("meta \"indexed\" is ", *indexed,
+                                            ", beyond the signed size ", size));
+  }
+  const absl::Time start = absl::Now();
+  TRIALOG_ASSIGN_OR_RETURN(stats->reindexed_entries, Reindex(db, *indexed, size));
+  stats->reindex_time = absl::Now() - start;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Recovered> Recover(Db& db, const Checkpointer& checkpointer, NodeStore& nodes,
+                                  ledger::PrincipalRegistry* registry,
+                                  const std::vector<ledger::StateMachine*>& machines,
+                                  const RecoverOptions& options) {
+  TRIALOG_ASSIGN_OR_RETURN(Recovered r,
+                           RecoverChecked(db, checkpointer, nodes, registry, machines, options));
+  if (!r.damage.ok() || db.read_only()) return r;
+  if (absl::Status s = RepairIndex(db, r.size, &r.stats); !s.ok()) {
+    if (!absl::IsDataLoss(s)) return s;  // I/O
+    r.damage = s;
+  }
   return r;
 }
 

@@ -2,7 +2,7 @@
 // against its signed checkpoint and resume exactly where it stopped.
 //
 // Checks, in order (the first failure is the damage reported):
-//   meta "format" is trialog-storage/2 (a format-1 or foreign store:
+//   meta "format" is trialog-storage/3 or /2 (a format-1 or foreign store:
 //   FAILED_PRECONDITION, an error of Recover itself);
 //   meta "checkpoint" is present (DATA_LOSS), opens under the ledger key
 //   and names this origin (FAILED_PRECONDITION: wrong key or origin
@@ -24,7 +24,14 @@
 //   entry is replayed the same way from 0 (ScrubStore with stop_at_first;
 //   DATA_LOSS naming the first bad index and the kind of damage). A
 //   snapshot never fails the open by itself: OpenStats says why it was
-//   not used.
+//   not used;
+//   finally, on a writable store without damage, the deferred index rows
+//   are repaired (storage/schema.h, "Deferred index rows"): a format-2
+//   store is upgraded in place to format 3 (meta "format" = 3, "indexed" =
+//   size: format 2 held every index row); a format-3 store gets the
+//   event_ids and streams rows of entries [meta "indexed", size) rebuilt
+//   from the entries and "indexed" = size (DATA_LOSS when "indexed" is
+//   missing, beyond the size or malformed). After Recover, indexed == size.
 //
 // Thread-safety: call before the ledger is shared.
 
@@ -65,6 +72,10 @@ struct OpenStats {
   uint64_t snapshot_size = 0;
   absl::Duration snapshot_time;
   std::string snapshot_fallback;
+  // Index repair: entries whose event_ids/streams rows were rebuilt (the
+  // tail a crash left unindexed) and the time it took.
+  uint64_t reindexed_entries = 0;
+  absl::Duration reindex_time;
 };
 
 struct RecoverOptions {

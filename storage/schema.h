@@ -15,27 +15,46 @@
 //                                                     levels >= 1 only: a leaf hash (level
 //                                                     0) is derived from its entry row
 //   event_ids      16-byte event id                   be64 index of the entry carrying it
+//                                                     (entries below meta "indexed" only;
+//                                                     see "Deferred index rows" below)
 //   streams        stream_id || 0x00 || be64 version  be64 index of that stream version
 //                                                     (versions start at 1; a stream's
-//                                                     current version is its last key)
+//                                                     current version is its last key;
+//                                                     entries below meta "indexed" only)
 //   stream_heads   (empty since format 2; kept so the column families never change)
-//   meta           "format"                           "trialog-storage/2"
+//   meta           "format"                           "trialog-storage/3"
 //                  "checkpoint"                       C2SP signed note of the checkpoint
 //                                                     (origin, size, root) of the store:
 //                                                     the stored size and root ARE its
 //                                                     size and root
+//                  "indexed"                          be64 W <= size: every entry < W has
+//                                                     its event_ids and streams rows
 //   default        (unused; RocksDB requires it)
 //
 // The chain head and last recorded_at are those of entry size-1 (32 zero
 // bytes and 0 when the store is empty); nothing else stores them.
 // Stream ids are non-empty and never contain 0x00, so the streams key is
 // unambiguous and one stream's versions are contiguous and ordered.
-// Every append is ONE WriteBatch holding its entries, the perfect nodes of
-// levels >= 1 they complete, the index rows and the new checkpoint (signed
-// over the new size), so the store is always at a committed size. Nothing is
-// ever overwritten except meta "checkpoint". Per entry that is 3 rows plus
-// about one node row (a leaf completes on average one node of level >= 1),
-// and one meta row per batch.
+// Every append is ONE synced WriteBatch holding its entries, the perfect
+// nodes of levels >= 1 they complete and the new checkpoint (signed over the
+// new size), so the store is always at a committed size. Nothing is ever
+// overwritten except meta "checkpoint" and meta "indexed". Per entry that
+// is 1 row plus about one node row (a leaf completes on average one node of
+// level >= 1), and one meta row per batch.
+//
+// Deferred index rows (format 3): the event_ids and streams rows are
+// derived from the entries and are written AFTER the synced batch, by the
+// Indexer (storage/indexer.h), in their own unsynced WriteBatch that also
+// sets meta "indexed" to the size they reach. Rows and watermark are thus
+// atomic together; a crash may lose such a batch (its WAL record was not
+// synced), never half of it. Open re-indexes [indexed, size) from the
+// entries (storage/recovery.h) before anything is answered. Rows for
+// entries >= "indexed" may exist (written, watermark not yet reached by a
+// later batch) and are then identical to what re-indexing writes.
+//
+// Format 2 (trialog-storage/2) is format 3 with every index row in the
+// synced batch and no meta "indexed" (i.e. indexed == size): Open upgrades
+// it in place by writing meta "format" = 3 and "indexed" = size.
 //
 // Thread-safety: Db is safe for concurrent use (RocksDB is); Open/Close are
 // not concurrent with anything else.
@@ -79,7 +98,10 @@ inline constexpr int kCfCount = 6;
 // The RocksDB name of a column family ("entries", "nodes", ...).
 absl::string_view CfName(Cf cf);
 
-inline constexpr absl::string_view kFormatVersion = "trialog-storage/2";
+inline constexpr absl::string_view kFormatVersion = "trialog-storage/3";
+// Format 2 (before 2026-11-28 17:00 UTC): opened and upgraded in place (see
+// "Format 2" above).
+inline constexpr absl::string_view kFormatVersion2 = "trialog-storage/2";
 // Format 1 (before 2026-11-28) also stored level-0 nodes, stream_heads rows
 // and meta "size", "head", "root", "recorded_at"; this build refuses it.
 inline constexpr absl::string_view kFormatVersion1 = "trialog-storage/1";
@@ -87,6 +109,7 @@ inline constexpr absl::string_view kFormatVersion1 = "trialog-storage/1";
 // meta keys.
 inline constexpr absl::string_view kMetaFormat = "format";
 inline constexpr absl::string_view kMetaCheckpoint = "checkpoint";
+inline constexpr absl::string_view kMetaIndexed = "indexed";
 
 // Key encodings.
 std::string EntryKey(uint64_t index);

@@ -197,6 +197,9 @@ class Scrubber {
   std::vector<Damage> last_fold_mismatches_;  // held back while blame_last_leaf_
   // stream id -> (last version, index of that entry)
   absl::flat_hash_map<std::string, std::pair<uint64_t, uint64_t>> streams_;
+  // meta "indexed": entries below it must have their index rows; at or
+  // above it a row may be missing (but must be right when present).
+  uint64_t indexed_ = ~uint64_t{0};
 };
 
 absl::StatusOr<std::optional<std::string>> Scrubber::StoredNode(merkle::NodeId id) {
@@ -257,10 +260,26 @@ absl::Status Scrubber::ReadMeta() {
   auto meta = [&](absl::string_view key) { return Lookup(Cf::kMeta, key); };
   absl::StatusOr<std::optional<std::string>> format = meta(kMetaFormat);
   if (!format.ok()) return format.status();
-  if (!format->has_value() || **format != kFormatVersion) {
+  if (!format->has_value() || (**format != kFormatVersion && **format != kFormatVersion2)) {
     Add(DamageKind::kMetaMismatch, 0,
         absl::StrCat("meta format is \"", format->value_or("(missing)"), "\", want \"",
                      kFormatVersion, "\""));
+  }
+  // Format 3: index rows are required below meta "indexed" only (the
+  // indexer writes them after their batch; open re-indexes the rest).
+  // Format 2 held every row in the synced batch.
+  if (format->has_value() && **format == kFormatVersion) {
+    absl::StatusOr<std::optional<std::string>> indexed = meta(kMetaIndexed);
+    if (!indexed.ok()) return indexed.status();
+    if (!indexed->has_value() || (*indexed)->size() != 8) {
+      Add(DamageKind::kMetaMismatch, 0,
+          absl::StrCat("meta \"indexed\" is ",
+                       indexed->has_value() ? HexEncode(**indexed) : std::string("missing"),
+                       ", want a be64 entry count"));
+      indexed_ = 0;
+    } else {
+      indexed_ = DecodeBigEndian64(**indexed);
+    }
   }
   absl::StatusOr<std::optional<std::string>> note = meta(kMetaCheckpoint);
   if (!note.ok()) return note.status();
@@ -408,7 +427,9 @@ absl::Status Scrubber::Walk() {
           absl::StatusOr<std::optional<std::string>> row =
               Lookup(Cf::kEventIds, p->envelope.event_id());
           if (!row.ok()) return row.status();
-          if (!row->has_value() || **row != EncodeBigEndian64(i)) {
+          const bool required = i < indexed_;
+          if ((!row->has_value() && required) ||
+              (row->has_value() && **row != EncodeBigEndian64(i))) {
             Add(DamageKind::kIndexMismatch, i,
                 absl::StrCat("event_ids row for entry ", i, "'s event id ",
                              HexEncode(p->envelope.event_id()), " is ",
@@ -416,7 +437,8 @@ absl::Status Scrubber::Walk() {
           }
           row = Lookup(Cf::kStreams, StreamKey(stream, e.stream_version()));
           if (!row.ok()) return row.status();
-          if (!row->has_value() || **row != EncodeBigEndian64(i)) {
+          if ((!row->has_value() && required) ||
+              (row->has_value() && **row != EncodeBigEndian64(i))) {
             Add(DamageKind::kIndexMismatch, i,
                 absl::StrCat("streams row (", stream, ", ", e.stream_version(), ") is ",
                              row->has_value() ? HexEncode(**row) : "missing", ", want index ", i));
@@ -522,6 +544,11 @@ absl::Status Scrubber::CheckStreams() {
 
 absl::StatusOr<ScrubReport> Scrubber::Run() {
   if (absl::Status s = ReadMeta(); !s.ok()) return s;
+  if (indexed_ != ~uint64_t{0} && have_checkpoint_ && indexed_ > report_.size) {
+    Add(DamageKind::kMetaMismatch, report_.size,
+        absl::StrCat("meta \"indexed\" is ", indexed_, ", beyond the signed size ",
+                     report_.size));
+  }
   if (!Stopped()) {
     if (absl::Status s = Walk(); !s.ok()) return s;
     if (options_.check_indexes && !Stopped()) {

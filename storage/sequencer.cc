@@ -37,6 +37,7 @@ struct Sequencer::Batch {
   rocksdb::WriteBatch write;
   std::vector<std::pair<merkle::NodeId, std::string>> cached_nodes;  // for NodeStore::Publish
   absl::flat_hash_map<std::string, size_t> event_ids;  // event id -> position (new entries)
+  std::vector<IndexRow> index_rows;                    // for Indexer::Stage
   absl::flat_hash_map<std::string, uint64_t> stream_versions;  // pending stream heads
   int64_t now = 0;
   uint64_t appended = 0;
@@ -51,7 +52,7 @@ struct Sequencer::Batch {
 Sequencer::Sequencer(const SequencerOptions& options, Db* db, NodeStore* nodes,
                      const Checkpointer* checkpointer, ledger::PrincipalRegistry* registry,
                      std::vector<ledger::StateMachine*> machines, ChainState chain,
-                     Published* published)
+                     Published* published, Indexer* indexer)
     : options_(options),
       db_(db),
       nodes_(nodes),
@@ -59,6 +60,7 @@ Sequencer::Sequencer(const SequencerOptions& options, Db* db, NodeStore* nodes,
       registry_(registry),
       machines_(std::move(machines)),
       published_(published),
+      indexer_(indexer),
       chain_(std::move(chain)) {
   writer_ = std::thread([this] { RunWrites(); });
   sequencer_ = std::thread([this] { Run(); });
@@ -271,11 +273,15 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
     dup.duplicate = true;
     return dup;
   }
-  if (handed_event_ids_.contains(env.event_id())) {
-    // In the batch being written: answer from the store once it is there.
-    WaitDrained();
-    handed_event_ids_.clear();
-    if (absl::Status health = published_->health(); !health.ok()) return health;
+  const EventIdKey event_key = ToEventIdKey(env.event_id());
+  if (std::optional<uint64_t> pending = indexer_->FindPending(event_key); pending.has_value()) {
+    // Sequenced earlier, not indexed yet. If its batch is being written,
+    // answer from the stored entry once it is there.
+    if (*pending >= published_->size()) {
+      WaitDrained();
+      if (absl::Status health = published_->health(); !health.ok()) return health;
+    }
+    return StoredDuplicate(request, *pending);
   }
   std::string value;
   absl::StatusOr<bool> used = db_->Find(Cf::kEventIds, env.event_id(), &value);
@@ -354,11 +360,9 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
     if (id.level > 0) w.Put(db_->handle(Cf::kNodes), ToSlice(NodeKey(id)), ToSlice(hash));
     batch.cached_nodes.emplace_back(id, std::string(hash));  // NodeStore keeps recent ones
   });
-  const std::string index_value = EncodeBigEndian64(index);
   w.Put(db_->handle(Cf::kEntries), ToSlice(EntryKey(index)), ToSlice(parsed.bytes));
-  w.Put(db_->handle(Cf::kEventIds), ToSlice(stored_env.event_id()), ToSlice(index_value));
-  w.Put(db_->handle(Cf::kStreams), ToSlice(StreamKey(stored_env.stream_id(), version + 1)),
-        ToSlice(index_value));
+  // The index rows are written after the synced batch (storage/indexer.h).
+  batch.index_rows.push_back(IndexRow{event_key, stored_env.stream_id(), version + 1, index});
   batch.event_ids[stored_env.event_id()] = position;
   batch.stream_versions[stored_env.stream_id()] = version + 1;
   ++batch.appended;
@@ -421,12 +425,15 @@ std::unique_ptr<Sequencer::Batch> Sequencer::Prepare(std::vector<Request> reques
   // The versions as sequenced, for the next batches' lookups (the store
   // has them once this batch is written; if it is not, the ledger fails).
   if (stream_heads_.size() + batch->stream_versions.size() > kMaxCachedStreamHeads) {
-    WaitDrained();  // a cleared stream is then read from the store
+    // A cleared stream is then read from the store: everything before this
+    // batch must be durable and indexed (if that fails, so did the ledger).
+    WaitDrained();
+    indexer_->WaitIndexed(chain_.size - batch->appended).IgnoreError();
     stream_heads_.clear();
   }
   for (const auto& [stream, version] : batch->stream_versions) stream_heads_[stream] = version;
-  // Sequencing of this batch is over: its id map is not read again.
-  handed_event_ids_ = std::move(batch->event_ids);
+  // From now on the batch's event ids are found in the indexer's pending map.
+  indexer_->Stage(chain_.size, std::move(batch->index_rows));
   return batch;
 }
 
@@ -450,6 +457,7 @@ void Sequencer::Commit(Batch& batch) {
             "ledger write failed; the ledger refuses appends until reopened: ",
             write_status.message()));
       } else {
+        indexer_->Durable(batch.size);  // before Publish: readers wait for the index
         nodes_->Publish(batch.cached_nodes);
         published_->Publish(batch.size, batch.root, *batch.note);
       }

@@ -17,9 +17,13 @@
 // then assigns index, chain link, recorded_at = max(now, last) (UTC µs) and
 // stream version, serialises the Entry, hashes it, Applies it to the
 // machines and appends it to the Merkle tree. One WriteBatch per batch holds
-// the entries, new perfect nodes, index rows, meta and the checkpoint of the
-// new size (signed before the write); it is written with sync, and only
-// then is anyone answered. A rejected envelope leaves no trace.
+// the entries, new perfect nodes and the checkpoint of the new size (signed
+// before the write); it is written with sync, and only then is anyone
+// answered. The batch's event_ids and streams rows are staged with the
+// Indexer (storage/indexer.h), which writes them after the synced write;
+// until then idempotency finds the batch's event ids in the Indexer's
+// pending map, and stream versions come from stream_heads_ (every stream
+// with a not-yet-indexed row is in it). A rejected envelope leaves no trace.
 //
 // Pipelined group commit: two threads. The sequencing thread does all the
 // above up to building the signed WriteBatch, then hands it to the writing
@@ -33,7 +37,7 @@
 // and releases it at a boundary where everything is durable: when the
 // queue runs dry or a ReadState caller is waiting. An envelope whose event
 // id is in the batch being written waits for that write, then is answered
-// from the store (duplicate or ALREADY_EXISTS).
+// from the stored entry (duplicate or ALREADY_EXISTS).
 //
 // If signing or the write fails, everyone in the batch gets UNAVAILABLE
 // with the cause and the ledger refuses appends until reopened (its
@@ -66,6 +70,7 @@
 #include "core/merkle/merkle.h"
 #include "storage/append.h"
 #include "storage/checkpointer.h"
+#include "storage/indexer.h"
 #include "storage/node_store.h"
 #include "storage/published.h"
 #include "storage/schema.h"
@@ -118,10 +123,12 @@ class Sequencer {
   // Starts the sequencing and writing threads. Borrowed pointers must outlive the
   // Sequencer; `registry` may be null (no key re-check; tools and tests
   // only). The registry is checked and applied before `machines`, in order.
+  // `indexer` (required) must be at chain.size already (store re-indexed)
+  // and is told of every durable batch.
   Sequencer(const SequencerOptions& options, Db* db, NodeStore* nodes,
             const Checkpointer* checkpointer, ledger::PrincipalRegistry* registry,
             std::vector<ledger::StateMachine*> machines, ChainState chain,
-            Published* published);
+            Published* published, Indexer* indexer);
   // Close()s.
   ~Sequencer();
   Sequencer(const Sequencer&) = delete;
@@ -167,6 +174,7 @@ class Sequencer {
   ledger::PrincipalRegistry* const registry_;
   const std::vector<ledger::StateMachine*> machines_;
   Published* const published_;
+  Indexer* const indexer_;
 
   // Sequencing thread only.
   ChainState chain_;
@@ -174,12 +182,11 @@ class Sequencer {
   // Batches handed to the writing thread (written by this thread under
   // pipe_mu_, read in Await conditions).
   uint64_t handed_seq_ ABSL_GUARDED_BY(pipe_mu_) = 0;
-  // Event ids of the last batch handed over (possibly not durable yet).
-  absl::flat_hash_map<std::string, size_t> handed_event_ids_;
   // Version of recently appended streams as sequenced (a cache of the
   // streams column family, saving a RocksDB seek per envelope; ahead of
-  // the store only by the batch being written); cleared, once nothing is
-  // being written, when it would exceed kMaxCachedStreamHeads streams.
+  // the store by the batches not yet indexed); cleared, once nothing is
+  // being written and everything is indexed, when it would exceed
+  // kMaxCachedStreamHeads streams.
   static constexpr size_t kMaxCachedStreamHeads = size_t{1} << 18;
   absl::flat_hash_map<std::string, uint64_t> stream_heads_;
 
