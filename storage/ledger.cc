@@ -382,13 +382,19 @@ absl::Status Ledger::CheckSize(uint64_t tree_size) const {
 absl::StatusOr<std::vector<std::string>> Ledger::InclusionProof(uint64_t index,
                                                                 uint64_t tree_size) const {
   TRIALOG_RETURN_IF_ERROR(CheckSize(tree_size));
-  return merkle::InclusionProof(*nodes_, index, tree_size);
+  TRIALOG_ASSIGN_OR_RETURN(std::vector<merkle::Range> ranges,
+                           merkle::InclusionRanges(index, tree_size));
+  TRIALOG_ASSIGN_OR_RETURN(PrefetchedNodes nodes, nodes_->Prefetch(ranges));
+  return merkle::InclusionProof(nodes, index, tree_size);
 }
 
 absl::StatusOr<std::vector<std::string>> Ledger::ConsistencyProof(uint64_t old_size,
                                                                   uint64_t new_size) const {
   TRIALOG_RETURN_IF_ERROR(CheckSize(new_size));
-  return merkle::ConsistencyProof(*nodes_, old_size, new_size);
+  TRIALOG_ASSIGN_OR_RETURN(std::vector<merkle::Range> ranges,
+                           merkle::ConsistencyRanges(old_size, new_size));
+  TRIALOG_ASSIGN_OR_RETURN(PrefetchedNodes nodes, nodes_->Prefetch(ranges));
+  return merkle::ConsistencyProof(nodes, old_size, new_size);
 }
 
 absl::StatusOr<std::string> Ledger::RootAt(uint64_t tree_size) const {

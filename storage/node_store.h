@@ -27,6 +27,24 @@
 
 namespace trialog::storage {
 
+class NodeStore;
+
+// The nodes one proof needs, read at once (NodeStore::Prefetch): a
+// NodeSource answering those from memory and any other from the store.
+// Small (a proof has at most ~2 x 64 nodes): lookups are a linear scan.
+// Valid while its NodeStore lives; not thread-safe (one proof at a time).
+class PrefetchedNodes : public merkle::NodeSource {
+ public:
+  absl::StatusOr<std::string> GetNode(merkle::NodeId id) const override;
+
+ private:
+  friend class NodeStore;
+  explicit PrefetchedNodes(const NodeStore* store) : store_(store) {}
+  const NodeStore* store_;
+  std::vector<merkle::NodeId> ids_;
+  std::vector<std::string> hashes_;  // hashes_[i] is node ids_[i], 32 bytes
+};
+
 class NodeStore : public merkle::NodeSource {
  public:
   static constexpr uint32_t kCacheMinLevel = 8;
@@ -46,6 +64,13 @@ class NodeStore : public merkle::NodeSource {
   // bounds `id` by the durable tree size.
   absl::StatusOr<std::string> GetNode(merkle::NodeId id) const override;
 
+  // Reads every perfect node of `ranges` (as merkle::PerfectNodes splits
+  // them) that is not in memory with ONE RocksDB MultiGet over the nodes
+  // and entries column families (one consistent view), instead of one Get
+  // per node. Errors as GetNode (NOT_FOUND / DATA_LOSS naming the node).
+  // The caller bounds the ranges by the durable tree size.
+  absl::StatusOr<PrefetchedNodes> Prefetch(const std::vector<merkle::Range>& ranges) const;
+
   // Adds nodes that are now durable. Nodes of one level must arrive in
   // index order (CompactTree completes them so); others are ignored. Only
   // nodes published after Load are in the recent window (older low nodes
@@ -53,6 +78,9 @@ class NodeStore : public merkle::NodeSource {
   void Publish(const std::vector<std::pair<merkle::NodeId, std::string>>& nodes);
 
  private:
+  // The in-memory hash of `id` into *hash (true), or false.
+  bool FromMemory(merkle::NodeId id, std::string* hash) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
   const Db* db_;
   mutable absl::Mutex mu_;
   // cache_[level - kCacheMinLevel] = hashes of nodes 0..k-1 of that level,
