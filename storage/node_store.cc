@@ -1,6 +1,7 @@
 #include "storage/node_store.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -58,6 +59,11 @@ bool NodeStore::FromMemory(merkle::NodeId id, std::string* hash) const {
       return true;
     }
   } else if (id.level < recent_.size()) {
+    const std::string& low = low_[id.level];
+    if (id.index < low.size() / merkle::kHashSize) {
+      hash->assign(low, id.index * merkle::kHashSize, merkle::kHashSize);
+      return true;
+    }
     const Recent& r = recent_[id.level];
     if (id.index >= r.first && id.index - r.first < r.hashes.size() / merkle::kHashSize) {
       hash->assign(r.hashes, (id.index - r.first) * merkle::kHashSize, merkle::kHashSize);
@@ -65,6 +71,54 @@ bool NodeStore::FromMemory(merkle::NodeId id, std::string* hash) const {
     }
   }
   return false;
+}
+
+NodeStore::~NodeStore() {
+  stop_loading_.store(true, std::memory_order_relaxed);
+  if (loader_.joinable()) loader_.join();
+}
+
+void NodeStore::StartLowLevelLoad(uint64_t size) {
+  if (loader_.joinable()) return;
+  loader_ = std::thread([this, size] {
+    struct Done {
+      absl::Notification& n;
+      ~Done() { n.Notify(); }
+    } done{low_done_};
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;  // a one-off scan: keep the block cache for proofs
+    std::unique_ptr<rocksdb::Iterator> it(db_->rocks()->NewIterator(ro, db_->handle(Cf::kNodes)));
+    for (uint32_t level = kCacheMinLevel; level-- > kLowCacheMinLevel;) {
+      const uint64_t want = size >> level;
+      if (want == 0) continue;
+      std::string hashes;
+      hashes.reserve(want * merkle::kHashSize);
+      std::string key = NodeKey({level, 0});
+      it->Seek(rocksdb::Slice(key));
+      for (uint64_t i = 0; i < want; ++i, it->Next()) {
+        if ((i & 4095) == 0 && stop_loading_.load(std::memory_order_relaxed)) return;
+        if (!it->Valid()) return;  // missing (or unreadable): left to RocksDB reads
+        const rocksdb::Slice k = it->key();
+        const rocksdb::Slice v = it->value();
+        // The key must be exactly (level, i): be32 level || be64 i.
+        key = NodeKey({level, i});
+        if (k.size() != key.size() || std::memcmp(k.data(), key.data(), key.size()) != 0 ||
+            v.size() != merkle::kHashSize) {
+          return;
+        }
+        hashes.append(v.data(), v.size());
+      }
+      absl::MutexLock lock(&mu_);
+      low_[level] = std::move(hashes);
+    }
+    low_loaded_.store(true, std::memory_order_release);
+  });
+}
+
+bool NodeStore::WaitLowLevelLoad() const {
+  if (!loader_.joinable()) return false;  // never started
+  low_done_.WaitForNotification();
+  return low_loaded_.load(std::memory_order_acquire);
 }
 
 absl::StatusOr<std::string> NodeStore::GetNode(merkle::NodeId id) const {

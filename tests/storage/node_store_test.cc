@@ -153,5 +153,52 @@ TEST_F(NodeStorePrefetchTest, PrefetchRefusesAMalformedNode) {
   EXPECT_THAT(nodes.status().message(), HasSubstr("node (2, 9) holds 31 bytes"));
 }
 
+TEST_F(NodeStorePrefetchTest, LowLevelsLoadedAfterOpenServeProofsFromMemory) {
+  ASSERT_TRUE(store_->WaitLowLevelLoad() == false);  // never started
+  store_->StartLowLevelLoad(kLeaves);
+  ASSERT_TRUE(store_->WaitLowLevelLoad());
+  // Remove every stored node of the loaded levels: proofs still verify, so
+  // they came from memory.
+  rocksdb::WriteBatch w;
+  for (uint32_t l = NodeStore::kLowCacheMinLevel; l < NodeStore::kCacheMinLevel; ++l) {
+    for (uint64_t i = 0; i < (kLeaves >> l); ++i) w.Delete(db_->handle(Cf::kNodes), NodeKey({l, i}));
+  }
+  ASSERT_TRUE(db_->Write(&w, /*sync=*/false).ok());
+  const std::string root = RootAt(kLeaves);
+  for (uint64_t index = 0; index < kLeaves; index += 3) {
+    absl::StatusOr<std::vector<merkle::Range>> ranges = merkle::InclusionRanges(index, kLeaves);
+    ASSERT_TRUE(ranges.ok());
+    absl::StatusOr<PrefetchedNodes> nodes = store_->Prefetch(*ranges);
+    ASSERT_TRUE(nodes.ok()) << "index " << index << ": " << nodes.status();
+    absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*nodes, index, kLeaves);
+    ASSERT_TRUE(proof.ok()) << proof.status();
+    EXPECT_TRUE(merkle::VerifyInclusion(index, kLeaves, leaf_hashes_[index], *proof, root).ok())
+        << "index " << index;
+  }
+  // A level below the loaded ones still comes from RocksDB.
+  ASSERT_TRUE(db_->rocks()
+                  ->Delete(rocksdb::WriteOptions(), db_->handle(Cf::kNodes),
+                           NodeKey({NodeStore::kLowCacheMinLevel - 1, 1}))
+                  .ok());
+  EXPECT_EQ(store_->GetNode({NodeStore::kLowCacheMinLevel - 1, 1}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(NodeStorePrefetchTest, MalformedLowLevelNodeStopsTheLoadAndIsStillReported) {
+  ASSERT_TRUE(db_->rocks()
+                  ->Put(rocksdb::WriteOptions(), db_->handle(Cf::kNodes), NodeKey({5, 7}),
+                        std::string(33, 'x'))
+                  .ok());
+  store_->StartLowLevelLoad(kLeaves);
+  EXPECT_FALSE(store_->WaitLowLevelLoad());
+  // Node (5, 7) covers leaves [224, 256): on the path of leaf 200.
+  absl::StatusOr<std::vector<merkle::Range>> ranges = merkle::InclusionRanges(200, kLeaves);
+  ASSERT_TRUE(ranges.ok());
+  absl::StatusOr<PrefetchedNodes> nodes = store_->Prefetch(*ranges);
+  ASSERT_FALSE(nodes.ok());
+  EXPECT_EQ(nodes.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(nodes.status().message(), HasSubstr("node (5, 7) holds 33 bytes"));
+}
+
 }  // namespace
 }  // namespace trialog::storage
