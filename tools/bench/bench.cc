@@ -13,6 +13,8 @@
 // so no answer leaves before the group commit's fsync.
 
 #include <csignal>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +42,7 @@
 #include "absl/time/time.h"
 #include "client/bulk_import.h"
 #include "client/client.h"
+#include "client/metrics_scrape.h"
 #include "core/crypto/crypto.h"
 #include "core/crypto/key_file.h"
 #include "core/ledger/registry.h"
@@ -106,6 +109,9 @@ struct Row {
   std::string target;
   std::optional<bool> met;
   std::string detail;
+  // Append rows: CPU microseconds per durable append of trialogd and of the
+  // bench's clients, and appends per group commit (synced write).
+  std::optional<double> server_cpu_us, client_cpu_us, appends_per_commit;
 };
 
 double Percentile(std::vector<double> v, double p) {
@@ -535,8 +541,56 @@ std::vector<std::string> TrialogdArgs(const Flags& f, const std::string& data_di
           "--accept_new_trials",
           "--ledger_name=" + std::string(kLedgerName),
           "--ledger_key_file=" + key.key_file,
-          "--ledger_key_passphrase_file=" + key.passphrase_file};
+          "--ledger_key_passphrase_file=" + key.passphrase_file,
+          "--metrics_listen=127.0.0.1:0"};
 }
+
+// What one timed run cost, read around it: the CPU time of trialogd (all its
+// threads) and of this process (the clients; its other threads are idle
+// then), and the group commits trialogd made (from its metrics endpoint).
+class RunCost {
+ public:
+  explicit RunCost(const Daemon& d) : d_(d) {
+    server_cpu_ = CpuTime(d_.pid());
+    client_cpu_ = SelfCpuTime();
+    commits_ = GroupCommits();
+  }
+  // Puts the costs per durable append of the run into `row` (and its detail).
+  void Finish(uint64_t appends, Row& row) const {
+    if (appends == 0) return;
+    const double n = static_cast<double>(appends);
+    row.server_cpu_us = absl::ToDoubleMicroseconds(CpuTime(d_.pid()) - server_cpu_) / n;
+    row.client_cpu_us = absl::ToDoubleMicroseconds(SelfCpuTime() - client_cpu_) / n;
+    std::string commits;
+    const double now_commits = GroupCommits();
+    if (commits_ >= 0 && now_commits > commits_) {
+      row.appends_per_commit = n / (now_commits - commits_);
+      commits = absl::StrFormat(", %.1f appends per group commit", *row.appends_per_commit);
+    }
+    row.detail += absl::StrFormat("; CPU per append: trialogd %.0f us, bench clients %.0f us%s",
+                                  *row.server_cpu_us, *row.client_cpu_us, commits);
+  }
+
+ private:
+  static absl::Duration SelfCpuTime() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    auto tv = [](const timeval& t) { return absl::Seconds(t.tv_sec) + absl::Microseconds(t.tv_usec); };
+    return tv(u.ru_utime) + tv(u.ru_stime);
+  }
+  // trialog_group_commits_total over all trials; -1 when unknown.
+  double GroupCommits() const {
+    if (d_.metrics_port() == 0) return -1;
+    absl::StatusOr<std::string> text = client::HttpGetLoopback(d_.metrics_port(), "/metrics");
+    if (!text.ok()) return -1;
+    absl::StatusOr<double> sum = client::SumMetric(*text, "trialog_group_commits_total");
+    return sum.ok() ? *sum : -1;
+  }
+
+  const Daemon& d_;
+  absl::Duration server_cpu_, client_cpu_;
+  double commits_ = -1;
+};
 
 bool AppendOne(v1::LedgerService::Stub& stub, const std::string& trial,
                const v1::SignedEnvelope& se) {
@@ -594,6 +648,7 @@ void RunGrpc(const Flags& f, const std::string& work, std::vector<Row>& rows) {
       const size_t n = std::min(f.max_events, static_cast<size_t>(guess * f.seconds) + 1024);
       std::vector<v1::SignedEnvelope> pool = pool_for(n);
       Log(absl::StrCat(ModeName(mode), ", ", c, " clients, ", f.seconds, " s"));
+      const RunCost cost(*d);
       AppendRun r = RunAppends(mode, d->target(), trial, pool, c, f.batch, f.seconds);
       Row row;
       row.group = "append";
@@ -606,6 +661,7 @@ void RunGrpc(const Flags& f, const std::string& work, std::vector<Row>& rows) {
       if (r.errors > 0) {
         row.detail += absl::StrCat("; ", r.errors, " errors, first: ", r.first_error);
       }
+      cost.Finish(r.ok, row);
       rows.push_back(row);
     }
   }
@@ -613,6 +669,7 @@ void RunGrpc(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     const size_t n = static_cast<size_t>(f.open_loop_rate * f.seconds) + 16;
     std::vector<v1::SignedEnvelope> pool = pool_for(n);
     Log(absl::StrCat("open loop at ", f.open_loop_rate, "/s offered, ", f.seconds, " s"));
+    const RunCost cost(*d);
     AppendRun r =
         RunOpenLoop(d->target(), trial, pool, f.open_loop_rate, f.open_loop_threads, f.seconds);
     Row row;
@@ -624,6 +681,7 @@ void RunGrpc(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     SetLatencies(row, r.latency_ms);
     row.detail = "latency from the scheduled send time";
     if (r.errors > 0) row.detail += absl::StrCat("; ", r.errors, " errors: ", r.first_error);
+    cost.Finish(r.ok, row);
     rows.push_back(row);
   }
   const int code = d->Stop();
@@ -1404,6 +1462,9 @@ nlohmann::json ToJson(const std::vector<Row>& rows, const std::string& header) {
     if (!r.target.empty()) x["target"] = r.target;
     if (r.met) x["met"] = *r.met;
     if (!r.detail.empty()) x["detail"] = r.detail;
+    if (r.server_cpu_us) x["server_cpu_us_per_append"] = *r.server_cpu_us;
+    if (r.client_cpu_us) x["client_cpu_us_per_append"] = *r.client_cpu_us;
+    if (r.appends_per_commit) x["appends_per_group_commit"] = *r.appends_per_commit;
     j["rows"].push_back(x);
   }
   return j;

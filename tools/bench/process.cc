@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -76,6 +77,7 @@ absl::StatusOr<Daemon> Daemon::Start(std::vector<std::string> argv, const std::s
       for (absl::string_view line : absl::StrSplit(Slurp(ready), '\n')) {
         std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
         if (kv.first == "grpc_port") (void)absl::SimpleAtoi(kv.second, &d.port_);
+        if (kv.first == "metrics_port") (void)absl::SimpleAtoi(kv.second, &d.metrics_port_);
       }
       if (d.port_ != 0) {
         if (started_to_ready != nullptr) *started_to_ready = absl::Now() - start;
@@ -88,7 +90,8 @@ absl::StatusOr<Daemon> Daemon::Start(std::vector<std::string> argv, const std::s
       absl::StrCat(argv[0], " was not ready in ", absl::FormatDuration(timeout)));
 }
 
-Daemon::Daemon(Daemon&& other) noexcept : pid_(other.pid_), port_(other.port_) {
+Daemon::Daemon(Daemon&& other) noexcept
+    : pid_(other.pid_), port_(other.port_), metrics_port_(other.metrics_port_) {
   other.pid_ = -1;
 }
 
@@ -148,6 +151,24 @@ uint64_t RssBytes(pid_t pid) {
     }
   }
   return 0;
+}
+
+absl::Duration CpuTime(pid_t pid) {
+  // /proc/PID/stat: "pid (comm) state ..."; comm may hold spaces, so count
+  // fields after the last ')'. utime and stime are fields 14 and 15.
+  const std::string stat = Slurp(absl::StrCat("/proc/", pid, "/stat"));
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return absl::ZeroDuration();
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(paren + 2), ' ', absl::SkipEmpty());
+  // fields[0] is field 3 (state): utime is fields[11], stime fields[12].
+  if (fields.size() < 13) return absl::ZeroDuration();
+  uint64_t utime = 0, stime = 0;
+  if (!absl::SimpleAtoi(fields[11], &utime) || !absl::SimpleAtoi(fields[12], &stime)) {
+    return absl::ZeroDuration();
+  }
+  const long ticks = sysconf(_SC_CLK_TCK);
+  return absl::Seconds(static_cast<double>(utime + stime) / static_cast<double>(ticks > 0 ? ticks : 100));
 }
 
 }  // namespace trialog::bench

@@ -34,6 +34,8 @@ class Daemon {
 
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
+  // The metrics port the ready file named (0 when trialogd serves none).
+  int metrics_port() const { return metrics_port_; }
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   // SIGTERM, then waits up to 30 s (then SIGKILL). Returns the exit code
   // (128 + signal when killed).
@@ -43,6 +45,7 @@ class Daemon {
   Daemon() = default;
   pid_t pid_ = -1;
   int port_ = 0;
+  int metrics_port_ = 0;
 };
 
 // Runs argv to completion, capturing stdout+stderr. exit_code is -1 when
@@ -56,6 +59,10 @@ RunOutput Run(const std::vector<std::string>& argv);
 
 // VmRSS of `pid` in bytes (0 when unknown).
 uint64_t RssBytes(pid_t pid);
+
+// CPU time (user + system, all threads) `pid` has used so far; zero when
+// unknown. Resolution: one clock tick (10 ms).
+absl::Duration CpuTime(pid_t pid);
 
 }  // namespace trialog::bench
 
