@@ -406,7 +406,7 @@ absl::StatusOr<std::vector<std::string>> Ledger::InclusionProof(uint64_t index,
   TRIALOG_RETURN_IF_ERROR(CheckSize(tree_size));
   // One RocksDB Get per node below the in-memory levels: at 10M entries a
   // single MultiGet for them (NodeStore::Prefetch) measured 7-8% slower
-  // (p50 198 vs 183 us, docs/PERFORMANCE.md "10M").
+  // (p50 +3-13% in every run, docs/PERFORMANCE.md "10M").
   return merkle::InclusionProof(*nodes_, index, tree_size);
 }
 
