@@ -218,6 +218,11 @@ class Ledger {
   absl::Status Close();
 
   const OpenStats& open_stats() const { return open_stats_; }
+  // Waits until the lower Merkle levels are in memory (read by a thread
+  // started at open, NodeStore::StartLowLevelLoad; until then proofs read
+  // them from RocksDB): true when loaded, false when the load stopped or
+  // never started (damaged store). For benchmarks and tests.
+  bool WaitForNodeCache() const { return nodes_->WaitLowLevelLoad(); }
   SnapshotStats snapshot_stats() const;
   // Writes a snapshot of the state now (if newer than the latest one and
   // the projections support it), with `sync`. The state lock is held only

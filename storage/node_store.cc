@@ -1,9 +1,11 @@
 #include "storage/node_store.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "core/util/status_macros.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
 #include "storage/rocks_status.h"
@@ -49,19 +51,81 @@ absl::Status NodeStore::Load(uint64_t size) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> NodeStore::GetNode(merkle::NodeId id) const {
+bool NodeStore::FromMemory(merkle::NodeId id, std::string* hash) const {
   if (id.level >= kCacheMinLevel) {
-    absl::ReaderMutexLock lock(&mu_);
     const size_t slot = id.level - kCacheMinLevel;
     if (slot < cache_.size() && id.index < cache_[slot].size() / merkle::kHashSize) {
-      return cache_[slot].substr(id.index * merkle::kHashSize, merkle::kHashSize);
+      hash->assign(cache_[slot], id.index * merkle::kHashSize, merkle::kHashSize);
+      return true;
     }
-  } else {
-    absl::ReaderMutexLock lock(&mu_);
+  } else if (id.level < recent_.size()) {
+    const std::string& low = low_[id.level];
+    if (id.index < low.size() / merkle::kHashSize) {
+      hash->assign(low, id.index * merkle::kHashSize, merkle::kHashSize);
+      return true;
+    }
     const Recent& r = recent_[id.level];
     if (id.index >= r.first && id.index - r.first < r.hashes.size() / merkle::kHashSize) {
-      return r.hashes.substr((id.index - r.first) * merkle::kHashSize, merkle::kHashSize);
+      hash->assign(r.hashes, (id.index - r.first) * merkle::kHashSize, merkle::kHashSize);
+      return true;
     }
+  }
+  return false;
+}
+
+NodeStore::~NodeStore() {
+  stop_loading_.store(true, std::memory_order_relaxed);
+  if (loader_.joinable()) loader_.join();
+}
+
+void NodeStore::StartLowLevelLoad(uint64_t size) {
+  if (loader_.joinable()) return;
+  loader_ = std::thread([this, size] {
+    struct Done {
+      absl::Notification& n;
+      ~Done() { n.Notify(); }
+    } done{low_done_};
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;  // a one-off scan: keep the block cache for proofs
+    std::unique_ptr<rocksdb::Iterator> it(db_->rocks()->NewIterator(ro, db_->handle(Cf::kNodes)));
+    for (uint32_t level = kCacheMinLevel; level-- > kLowCacheMinLevel;) {
+      const uint64_t want = size >> level;
+      if (want == 0) continue;
+      std::string hashes;
+      hashes.reserve(want * merkle::kHashSize);
+      std::string key = NodeKey({level, 0});
+      it->Seek(rocksdb::Slice(key));
+      for (uint64_t i = 0; i < want; ++i, it->Next()) {
+        if ((i & 4095) == 0 && stop_loading_.load(std::memory_order_relaxed)) return;
+        if (!it->Valid()) return;  // missing (or unreadable): left to RocksDB reads
+        const rocksdb::Slice k = it->key();
+        const rocksdb::Slice v = it->value();
+        // The key must be exactly (level, i): be32 level || be64 i.
+        key = NodeKey({level, i});
+        if (k.size() != key.size() || std::memcmp(k.data(), key.data(), key.size()) != 0 ||
+            v.size() != merkle::kHashSize) {
+          return;
+        }
+        hashes.append(v.data(), v.size());
+      }
+      absl::MutexLock lock(&mu_);
+      low_[level] = std::move(hashes);
+    }
+    low_loaded_.store(true, std::memory_order_release);
+  });
+}
+
+bool NodeStore::WaitLowLevelLoad() const {
+  if (!loader_.joinable()) return false;  // never started
+  low_done_.WaitForNotification();
+  return low_loaded_.load(std::memory_order_acquire);
+}
+
+absl::StatusOr<std::string> NodeStore::GetNode(merkle::NodeId id) const {
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    std::string hash;
+    if (FromMemory(id, &hash)) return hash;
   }
   if (id.level == 0) {
     // Leaf hashes are not stored: hash the entry row.
@@ -87,6 +151,69 @@ absl::StatusOr<std::string> NodeStore::GetNode(merkle::NodeId id) const {
                                             " bytes, want a 32-byte hash"));
   }
   return value;
+}
+
+absl::StatusOr<PrefetchedNodes> NodeStore::Prefetch(
+    const std::vector<merkle::Range>& ranges) const {
+  PrefetchedNodes out(this);
+  std::vector<merkle::NodeId> missing;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const merkle::Range& range : ranges) {
+      for (const merkle::NodeId& id : merkle::PerfectNodes(range)) {
+        std::string hash;
+        if (FromMemory(id, &hash)) {
+          out.ids_.push_back(id);
+          out.hashes_.push_back(std::move(hash));
+        } else {
+          missing.push_back(id);
+        }
+      }
+    }
+  }
+  if (missing.empty()) return out;
+  std::vector<std::string> keys;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  keys.reserve(missing.size());
+  cfs.reserve(missing.size());
+  for (const merkle::NodeId& id : missing) {
+    keys.push_back(id.level == 0 ? EntryKey(id.index) : NodeKey(id));
+    cfs.push_back(db_->handle(id.level == 0 ? Cf::kEntries : Cf::kNodes));
+  }
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(missing.size());
+  std::vector<rocksdb::Status> statuses(missing.size());
+  db_->rocks()->MultiGet(rocksdb::ReadOptions(), missing.size(), cfs.data(), slices.data(),
+                         values.data(), statuses.data());
+  for (size_t i = 0; i < missing.size(); ++i) {
+    const merkle::NodeId id = missing[i];
+    if (statuses[i].IsNotFound()) {
+      return absl::NotFoundError(
+          id.level == 0
+              ? absl::StrCat(NodeName(id), " is not in the store: entry ", id.index, " is missing")
+              : absl::StrCat(NodeName(id), " is not in the store"));
+    }
+    TRIALOG_RETURN_IF_ERROR(FromRocks(statuses[i], absl::StrCat("reading ", NodeName(id))));
+    const absl::string_view value(values[i].data(), values[i].size());
+    if (id.level == 0) {
+      out.hashes_.push_back(merkle::HashLeaf(value));
+    } else {
+      if (value.size() != merkle::kHashSize) {
+        return absl::DataLossError(absl::StrCat(NodeName(id), " holds ", value.size(),
+                                                " bytes, want a 32-byte hash"));
+      }
+      out.hashes_.emplace_back(value);
+    }
+    out.ids_.push_back(id);
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> PrefetchedNodes::GetNode(merkle::NodeId id) const {
+  for (size_t i = 0; i < ids_.size(); ++i) {
+    if (ids_[i] == id) return hashes_[i];
+  }
+  return store_->GetNode(id);
 }
 
 void NodeStore::Publish(const std::vector<std::pair<merkle::NodeId, std::string>>& nodes) {

@@ -4,8 +4,13 @@
 // nodes every proof of a large tree needs; about size/4 bytes of memory, so
 // 25 MB at 10^8 entries), and the lower nodes of the most recent
 // kRecentLeaves leaves too (about 4 MB), so the receipt of every fresh
-// append is proved from memory alone. Other lower nodes come from RocksDB
-// (its block cache).
+// append is proved from memory alone. Levels [kLowCacheMinLevel,
+// kCacheMinLevel) of the tree as it was at open are read into memory by a
+// background thread after open (StartLowLevelLoad: about 3.75 bytes per
+// entry, 37.5 MB at 10^7), so a proof reads only its leaf sibling's entry
+// and kLowCacheMinLevel - 1 nodes from RocksDB instead of kCacheMinLevel;
+// until that load finishes, and for the nodes completed after open that
+// left the recent window, those come from RocksDB too (its block cache).
 //
 // Thread-safety: GetNode may be called concurrently with itself and with
 // Publish (one publisher at a time).
@@ -13,8 +18,10 @@
 #ifndef TRIALOG_STORAGE_NODE_STORE_H_
 #define TRIALOG_STORAGE_NODE_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -22,10 +29,29 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "core/merkle/merkle.h"
 #include "storage/schema.h"
 
 namespace trialog::storage {
+
+class NodeStore;
+
+// The nodes one proof needs, read at once (NodeStore::Prefetch): a
+// NodeSource answering those from memory and any other from the store.
+// Small (a proof has at most ~2 x 64 nodes): lookups are a linear scan.
+// Valid while its NodeStore lives; not thread-safe (one proof at a time).
+class PrefetchedNodes : public merkle::NodeSource {
+ public:
+  absl::StatusOr<std::string> GetNode(merkle::NodeId id) const override;
+
+ private:
+  friend class NodeStore;
+  explicit PrefetchedNodes(const NodeStore* store) : store_(store) {}
+  const NodeStore* store_;
+  std::vector<merkle::NodeId> ids_;
+  std::vector<std::string> hashes_;  // hashes_[i] is node ids_[i], 32 bytes
+};
 
 class NodeStore : public merkle::NodeSource {
  public:
@@ -33,9 +59,26 @@ class NodeStore : public merkle::NodeSource {
   // Lower-level nodes kept for the newest leaves: at level l, the newest
   // kRecentLeaves >> l nodes published (between that and twice that many).
   static constexpr uint64_t kRecentLeaves = uint64_t{1} << 16;
+  // Lowest level StartLowLevelLoad reads into memory.
+  static constexpr uint32_t kLowCacheMinLevel = 4;
 
   // `db` must outlive this NodeStore.
   explicit NodeStore(const Db* db) : db_(db) {}
+  // Stops and joins the low-level loader.
+  ~NodeStore() override;
+  NodeStore(const NodeStore&) = delete;
+  NodeStore& operator=(const NodeStore&) = delete;
+
+  // Starts a thread reading the nodes of levels [kLowCacheMinLevel,
+  // kCacheMinLevel) of the first `size` leaves into memory, highest level
+  // first, each level installed whole once read. A node found missing or
+  // malformed ends the load (those nodes keep coming from RocksDB, where
+  // proofs report the damage). Call at most once, after Load.
+  void StartLowLevelLoad(uint64_t size);
+  // Waits for the low-level load to finish (or stop); true when every
+  // level was installed, false also when it was never started. For tests
+  // and benchmarks.
+  bool WaitLowLevelLoad() const;
 
   // Fills the cache with the cached-level nodes of a tree of `size` leaves.
   // DATA_LOSS naming the node when one is missing or not 32 bytes.
@@ -46,6 +89,13 @@ class NodeStore : public merkle::NodeSource {
   // bounds `id` by the durable tree size.
   absl::StatusOr<std::string> GetNode(merkle::NodeId id) const override;
 
+  // Reads every perfect node of `ranges` (as merkle::PerfectNodes splits
+  // them) that is not in memory with ONE RocksDB MultiGet over the nodes
+  // and entries column families (one consistent view), instead of one Get
+  // per node. Errors as GetNode (NOT_FOUND / DATA_LOSS naming the node).
+  // The caller bounds the ranges by the durable tree size.
+  absl::StatusOr<PrefetchedNodes> Prefetch(const std::vector<merkle::Range>& ranges) const;
+
   // Adds nodes that are now durable. Nodes of one level must arrive in
   // index order (CompactTree completes them so); others are ignored. Only
   // nodes published after Load are in the recent window (older low nodes
@@ -53,6 +103,9 @@ class NodeStore : public merkle::NodeSource {
   void Publish(const std::vector<std::pair<merkle::NodeId, std::string>>& nodes);
 
  private:
+  // The in-memory hash of `id` into *hash (true), or false.
+  bool FromMemory(merkle::NodeId id, std::string* hash) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
   const Db* db_;
   mutable absl::Mutex mu_;
   // cache_[level - kCacheMinLevel] = hashes of nodes 0..k-1 of that level,
@@ -65,6 +118,13 @@ class NodeStore : public merkle::NodeSource {
     std::string hashes;
   };
   std::vector<Recent> recent_ ABSL_GUARDED_BY(mu_) = std::vector<Recent>(kCacheMinLevel);
+  // low_[level] (kLowCacheMinLevel <= level < kCacheMinLevel): hashes of
+  // nodes 0 .. size/32 - 1 of that level, concatenated (empty until loaded).
+  std::vector<std::string> low_ ABSL_GUARDED_BY(mu_) = std::vector<std::string>(kCacheMinLevel);
+  std::atomic<bool> stop_loading_{false};
+  std::atomic<bool> low_loaded_{false};
+  mutable absl::Notification low_done_;
+  std::thread loader_;
 };
 
 }  // namespace trialog::storage

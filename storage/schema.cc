@@ -123,6 +123,13 @@ rocksdb::DBOptions MakeDbOptions(const DbOptions& options, bool creating) {
   // Reopening after a crash replays the WAL into memtables without writing
   // SSTs first (they are flushed later as usual).
   o.avoid_flush_during_recovery = true;
+  // Bounds the write-ahead log a crash restart reads. Every batch writes
+  // one tiny meta row, so the meta family's memtable never fills and, by
+  // RocksDB's default (4 x the sum of all write buffers, ~3 GB here), it
+  // kept every log file alive: at 10M entries a SIGKILL restart re-read
+  // gigabytes of log. Past this size RocksDB flushes the families that pin
+  // the oldest log (mostly the small ones) and deletes it.
+  o.max_total_wal_size = 64 << 20;
   // Insert hints need non-concurrent memtable writes (RocksDB then inserts
   // one write group at a time, whichever thread wrote it: the sequencer's
   // writing thread or the indexer). enable_pipelined_write was measured

@@ -53,8 +53,10 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "nlohmann/json.hpp"
+#include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 #include "storage/ledger.h"
+#include "storage/node_store.h"
 #include "storage/schema.h"
 #include "tools/bench/process.h"
 #include "trialog/v1/bulk_import.grpc.pb.h"
@@ -79,6 +81,9 @@ struct Flags {
   uint64_t scale = 0;  // ledger size for replay/verify/proofs/restart; 0 = skip
   std::string scale_dir;  // keep/reuse the scale ledger here; empty = a temp dir
   uint64_t scale_tail = 0;  // entries appended before the SIGKILL restart; 0 = scale/20
+  bool scale_skip_full_replay = false;  // skip the reopen without a snapshot (minutes at 10M)
+  double scale_settle_seconds = 5;  // wait after trialogd is ready before its proofs
+  uint64_t scale_snapshot_every = 0;  // trialogd --snapshot_every_entries at scale; 0 = its default
   bool skip_grpc = false;
   bool skip_bulk = false;  // skip the batch-signed bulk import rows
   // PostgreSQL (started by the caller; skipped when pg_port == 0).
@@ -1034,9 +1039,9 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
   // Replay on reopen (full: no snapshot) and open from the snapshot the
   // last Close wrote; in-process proofs.
   {
-    Log("reopening with a full replay (registry + trial state machine, every entry checked)");
     uint64_t full_size = 0;
-    {
+    if (!f.scale_skip_full_replay) {
+      Log("reopening with a full replay (registry + trial state machine, every entry checked)");
       ledger::PrincipalRegistry registry;
       trial::TrialStateMachine machine;
       std::unique_ptr<storage::Ledger> l = open(true, &registry, &machine, /*use_snapshot=*/false);
@@ -1071,6 +1076,7 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     trial::TrialStateMachine machine;
     std::unique_ptr<storage::Ledger> l = open(true, &registry, &machine);
     const storage::OpenStats& st = l->open_stats();
+    if (full_size == 0) full_size = l->size();
     Row snap;
     snap.group = "scale";
     snap.name = absl::StrCat("Ledger::Open from snapshot, ", full_size, " entries");
@@ -1081,6 +1087,59 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
                       : absl::StrCat("NO SNAPSHOT USED (", st.snapshot_fallback, "); ", open_parts(st));
     rows.push_back(snap);
 
+    // What RocksDB holds in memory per table file (index and filter blocks,
+    // outside the block cache; proportional to the ledger), read through a
+    // read-only instance over the same files, and the size on disk.
+    storage::DbOptions ro;
+    ro.dir = dir;
+    ro.read_only = true;
+    absl::StatusOr<std::unique_ptr<storage::Db>> rdb = storage::Db::Open(ro);
+    {
+      if (rdb.ok()) {
+        uint64_t total = 0;
+        std::string parts;
+        for (int c = 0; c < storage::kCfCount; ++c) {
+          const auto cf = static_cast<storage::Cf>(c);
+          uint64_t v = 0;
+          (*rdb)->rocks()->GetIntProperty((*rdb)->handle(cf), "rocksdb.estimate-table-readers-mem", &v);
+          total += v;
+          absl::StrAppend(&parts, parts.empty() ? "" : ", ", storage::CfName(cf), " ",
+                          absl::StrFormat("%.1f", static_cast<double>(v) / (1 << 20)));
+        }
+        uint64_t disk = 0;
+        std::error_code ec;
+        for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+          if (e.is_regular_file(ec)) disk += e.file_size(ec);
+        }
+        Row mem;
+        mem.group = "scale";
+        mem.name = absl::StrCat("RocksDB table readers (index + filter blocks), ", l->size(), " entries");
+        mem.value = static_cast<double>(total) / (1 << 20);
+        mem.unit = "MiB";
+        mem.detail = absl::StrFormat("per column family (MiB): %s; store on disk %.2f GiB (%.0f bytes/entry)",
+                                     parts, static_cast<double>(disk) / (1 << 30),
+                                     static_cast<double>(disk) / static_cast<double>(std::max<uint64_t>(1, l->size())));
+        rows.push_back(mem);
+      } else {
+        Log(absl::StrCat("read-only open for memory figures: ", rdb.status().message()));
+      }
+    }
+
+    // The lower Merkle levels load into memory on a thread after open:
+    // measure proofs once it is done (steady state), and say how long after
+    // open that was.
+    {
+      const absl::Time w0 = absl::Now();
+      const bool loaded = l->WaitForNodeCache();
+      Row wait;
+      wait.group = "scale";
+      wait.name = absl::StrCat("node cache levels 4-7 in memory, after open, ", l->size(), " entries");
+      wait.value = absl::ToDoubleSeconds(absl::Now() - w0);
+      wait.unit = "s";
+      wait.detail = loaded ? "background load after Ledger::Open returned (proofs meanwhile read RocksDB)"
+                           : "NOT LOADED (load stopped)";
+      rows.push_back(wait);
+    }
     const uint64_t n = l->size();
     const std::string root = l->root();
     std::mt19937_64 rng(7);
@@ -1108,6 +1167,35 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
       if (!c.ok()) ++bad;
     }
     if (bad != 0) Log(absl::StrCat("WARNING: ", bad, " proofs failed"));
+    // A/B in the same run, over a second (read-only) RocksDB instance on the
+    // same files with its own NodeStore: the proof read path before
+    // NodeStore::Prefetch (core/merkle asking for one node at a time, one
+    // RocksDB Get each) against Prefetch (one MultiGet), alternating.
+    std::vector<double> one_us, multi_us;
+    if (rdb.ok()) {
+      storage::NodeStore store(rdb->get());
+      if (absl::Status s = store.Load(n); !s.ok()) {
+        Log(absl::StrCat("node cache of the read-only instance: ", s.message()));
+      } else {
+        std::mt19937_64 rng_one(17), rng_multi(19);
+        for (int i = 0; i < 2000; ++i) {
+          const uint64_t a = rng_one() % n;
+          const absl::Time t0 = absl::Now();
+          absl::StatusOr<std::vector<std::string>> p1 = merkle::InclusionProof(store, a, n);
+          one_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
+          const uint64_t b = rng_multi() % n;
+          const absl::Time t1 = absl::Now();
+          absl::StatusOr<std::vector<merkle::Range>> ranges = merkle::InclusionRanges(b, n);
+          absl::StatusOr<std::vector<std::string>> p2 = absl::InternalError("no ranges");
+          if (ranges.ok()) {
+            absl::StatusOr<storage::PrefetchedNodes> pre = store.Prefetch(*ranges);
+            p2 = pre.ok() ? merkle::InclusionProof(*pre, b, n) : pre.status();
+          }
+          multi_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - t1));
+          if (!p1.ok() || !p2.ok()) ++bad;
+        }
+      }
+    }
     Row inc;
     inc.group = "scale";
     inc.name = absl::StrCat("inclusion proof (in process), ", n, " entries");
@@ -1118,6 +1206,20 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     inc.p99_ms = Percentile(inc_us, 0.99) / 1000;
     inc.detail = "storage::Ledger::InclusionProof, random index, cold-ish RocksDB block cache";
     rows.push_back(inc);
+    if (!one_us.empty()) {
+      Row ab = inc;
+      ab.name = absl::StrCat("inclusion proof read path A/B (second instance), ", n, " entries");
+      ab.value = Percentile(multi_us, 0.5);
+      ab.p50_ms = Percentile(multi_us, 0.5) / 1000;
+      ab.p95_ms = Percentile(multi_us, 0.95) / 1000;
+      ab.p99_ms = Percentile(multi_us, 0.99) / 1000;
+      ab.detail = absl::StrFormat(
+          "NodeStore::Prefetch (one MultiGet) p50 %.1f / p95 %.1f us vs one Get per node "
+          "p50 %.1f / p95 %.1f us, alternating",
+          Percentile(multi_us, 0.5), Percentile(multi_us, 0.95), Percentile(one_us, 0.5),
+          Percentile(one_us, 0.95));
+      rows.push_back(ab);
+    }
     Row con = inc;
     con.name = absl::StrCat("consistency proof (in process), ", n, " entries");
     con.value = Percentile(con_us, 0.5);
@@ -1129,11 +1231,18 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     if (!l->Close().ok()) std::exit(1);
   }
 
+  auto scale_args = [&] {
+    std::vector<std::string> args = TrialogdArgs(f, data, key);
+    if (f.scale_snapshot_every > 0) {
+      args.push_back(absl::StrCat("--snapshot_every_entries=", f.scale_snapshot_every));
+    }
+    return args;
+  };
   // trialogd restart to serving, RSS, proofs over gRPC.
   {
     Log("starting trialogd on the scale ledger");
     absl::Duration ready_after;
-    absl::StatusOr<Daemon> d = Daemon::Start(TrialogdArgs(f, data, key), work + "/ready",
+    absl::StatusOr<Daemon> d = Daemon::Start(scale_args(), work + "/ready",
                                              work + "/trialogd.log", absl::Minutes(30), &ready_after);
     if (!d.ok()) {
       Log(absl::StrCat("trialogd: ", d.status().message()));
@@ -1161,6 +1270,8 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     restart.detail = "after a clean stop: spawn to ready file (ledgers opened from their snapshot, gRPC listening)";
     rows.push_back(restart);
 
+    // Steady state: the lower Merkle levels load on a thread after open.
+    absl::SleepFor(absl::Seconds(f.scale_settle_seconds));
     std::mt19937_64 rng(11);
     std::vector<double> inc_ms;
     for (int i = 0; i < 2000; ++i) {
@@ -1183,7 +1294,7 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     inc.value = Percentile(inc_ms, 0.5) * 1000;
     inc.unit = "µs p50";
     SetLatencies(inc, inc_ms);
-    inc.detail = "1 client, loopback";
+    inc.detail = absl::StrFormat("1 client, loopback, from %.0f s after ready", f.scale_settle_seconds);
     rows.push_back(inc);
 
     Row rss;
@@ -1206,7 +1317,7 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
   }
   {
     absl::Duration ready_after;
-    absl::StatusOr<Daemon> d = Daemon::Start(TrialogdArgs(f, data, key), work + "/ready",
+    absl::StatusOr<Daemon> d = Daemon::Start(scale_args(), work + "/ready",
                                              work + "/trialogd.log", absl::Minutes(30), &ready_after);
     if (!d.ok()) {
       Log(absl::StrCat("trialogd after SIGKILL: ", d.status().message()));
@@ -1390,6 +1501,14 @@ int Main(int argc, char** argv) {
   app.add_option("--scale_dir", f.scale_dir,
                  "Keep the scale ledger (and its key) in this directory and reuse it when it "
                  "already holds at least --scale entries (building is not timed anyway)");
+  app.add_flag("--scale_skip_full_replay", f.scale_skip_full_replay,
+               "Skip the reopen with a full replay (no snapshot) at --scale: it takes minutes at 10M "
+               "entries; the other scale rows are unaffected");
+  app.add_option("--scale_settle_seconds", f.scale_settle_seconds,
+                 "Seconds between trialogd's ready and the proofs over gRPC (the lower Merkle "
+                 "levels load into memory after open)");
+  app.add_option("--scale_snapshot_every", f.scale_snapshot_every,
+                 "trialogd --snapshot_every_entries for the scale rows (0 = trialogd's default)");
   app.add_option("--scale_tail", f.scale_tail,
                  "Entries appended through trialogd before it is SIGKILLed for the crash-restart "
                  "row (default scale/20, at most 100000)");
