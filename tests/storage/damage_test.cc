@@ -44,16 +44,6 @@ void Build(LedgerHarness& h, uint64_t size = kSize) {
   h.Shut();
 }
 
-// Opens the raw store for tampering.
-std::unique_ptr<Db> Raw(const LedgerHarness& h) {
-  DbOptions o;
-  o.dir = h.dir;
-  o.create_if_missing = false;
-  absl::StatusOr<std::unique_ptr<Db>> db = Db::Open(o);
-  EXPECT_TRUE(db.ok()) << db.status();
-  return db.ok() ? *std::move(db) : nullptr;
-}
-
 void Put(Db& db, Cf cf, const std::string& key, const std::string& value) {
   ASSERT_TRUE(db.rocks()->Put(rocksdb::WriteOptions(), db.handle(cf), key, value).ok());
 }
@@ -109,7 +99,7 @@ TEST(DamageTest, FlippedEntryByte) {
   LedgerHarness h;
   Build(h);
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     absl::StatusOr<std::string> bytes = db->Get(Cf::kEntries, EntryKey(17));
     ASSERT_TRUE(bytes.ok());
     bytes->back() ^= 0x01;  // last byte of the envelope signature
@@ -134,7 +124,7 @@ TEST(DamageTest, ChangedInteriorNode) {
   LedgerHarness h;
   Build(h);
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     // Node (2, 3) covers entries 12..15 and is not on the 40-leaf border.
     Put(*db, Cf::kNodes, NodeKey({2, 3}), std::string(32, '\xab'));
   }
@@ -152,7 +142,7 @@ TEST(DamageTest, ChangedBorderNode) {
   LedgerHarness h;
   Build(h);
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     // The border of 40 leaves is (5, 0) and (3, 4).
     Put(*db, Cf::kNodes, NodeKey({3, 4}), std::string(32, '\x01'));
   }
@@ -173,7 +163,7 @@ TEST(DamageTest, ChangedLastEntry) {
     LedgerHarness h;
     Build(h, size);
     {
-      std::unique_ptr<Db> db = Raw(h);
+      std::unique_ptr<Db> db = h.OpenRaw();
       absl::StatusOr<std::string> bytes = db->Get(Cf::kEntries, EntryKey(size - 1));
       ASSERT_TRUE(bytes.ok());
       bytes->back() ^= 0x04;  // in the envelope signature: still parses
@@ -197,7 +187,7 @@ TEST(DamageTest, LeafRowsAreNotStoredAndNotRead) {
   LedgerHarness h;
   Build(h);
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     std::unique_ptr<rocksdb::Iterator> it = db->NewIterator(Cf::kNodes);
     it->Seek(NodeKey({0, 0}));
     ASSERT_TRUE(it->Valid());
@@ -223,7 +213,7 @@ TEST(DamageTest, DeletedEntry) {
   LedgerHarness h;
   Build(h);
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     Delete(*db, Cf::kEntries, EntryKey(23));
   }
   Findings f = Inspect(h);
@@ -237,7 +227,7 @@ TEST(DamageTest, DeletedLastEntry) {
   LedgerHarness h;
   Build(h);
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     Delete(*db, Cf::kEntries, EntryKey(kSize - 1));
   }
   Findings f = Inspect(h);
@@ -251,7 +241,7 @@ TEST(DamageTest, SeveralDamagesNameTheFirst) {
   LedgerHarness h;
   Build(h);
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     Delete(*db, Cf::kEntries, EntryKey(30));
     absl::StatusOr<std::string> bytes = db->Get(Cf::kEntries, EntryKey(12));
     ASSERT_TRUE(bytes.ok());
@@ -269,7 +259,7 @@ TEST(DamageTest, EntryBeyondSizeAndMetaChanges) {
   LedgerHarness h;
   Build(h);
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     absl::StatusOr<std::string> bytes = db->Get(Cf::kEntries, EntryKey(3));
     Put(*db, Cf::kEntries, EntryKey(kSize), *bytes);
   }
@@ -278,7 +268,7 @@ TEST(DamageTest, EntryBeyondSizeAndMetaChanges) {
   EXPECT_EQ(f.scrub.first().kind, DamageKind::kMetaMismatch);
   EXPECT_EQ(f.scrub.first().index, kSize);
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     Delete(*db, Cf::kEntries, EntryKey(kSize));
     Put(*db, Cf::kMeta, std::string(kMetaFormat), std::string(kFormatVersion1));
   }
@@ -295,7 +285,7 @@ TEST(DamageTest, ForgedCheckpointIsRefused) {
   LedgerHarness h;
   Build(h);
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     absl::StatusOr<std::string> note = db->Get(Cf::kMeta, std::string(kMetaCheckpoint));
     ASSERT_TRUE(note.ok());
     // Change the size line "40" to "41": the signature no longer verifies.
@@ -315,7 +305,7 @@ TEST(DamageTest, IndexRowsAreCheckedByScrub) {
   Build(h);
   std::string event_id;
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     absl::StatusOr<std::string> bytes = db->Get(Cf::kEntries, EntryKey(5));
     absl::StatusOr<ledger::ParsedEntry> e = ledger::ParseEntry(*bytes);
     ASSERT_TRUE(e.ok());

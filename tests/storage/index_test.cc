@@ -54,15 +54,6 @@ std::vector<Admitted> Build(LedgerHarness& h) {
   return all;
 }
 
-std::unique_ptr<Db> Raw(const LedgerHarness& h) {
-  DbOptions o;
-  o.dir = h.dir;
-  o.create_if_missing = false;
-  absl::StatusOr<std::unique_ptr<Db>> db = Db::Open(o);
-  EXPECT_TRUE(db.ok()) << db.status();
-  return db.ok() ? *std::move(db) : nullptr;
-}
-
 void Put(Db& db, Cf cf, absl::string_view key, absl::string_view value) {
   ASSERT_TRUE(db.rocks()
                   ->Put(rocksdb::WriteOptions(), db.handle(cf),
@@ -130,7 +121,7 @@ void ExpectLookupsMatch(Ledger& ledger, const Truth& t) {
 TEST(DeferredIndexTest, NewStoreIsFormat3WithTheWatermarkAtTheSize) {
   LedgerHarness h;
   Build(h);
-  std::unique_ptr<Db> db = Raw(h);
+  std::unique_ptr<Db> db = h.OpenRaw();
   EXPECT_EQ(*db->Get(Cf::kMeta, kMetaFormat), "trialog-storage/3");
   absl::StatusOr<std::optional<uint64_t>> indexed = ReadIndexed(*db);
   ASSERT_TRUE(indexed.ok());
@@ -152,7 +143,7 @@ TEST(DeferredIndexTest, CrashBeforeTheIndexWriteIsRepairedOnOpen) {
     const std::vector<Admitted> sent = Build(h);
     Truth t;
     {
-      std::unique_ptr<Db> db = Raw(h);
+      std::unique_ptr<Db> db = h.OpenRaw();
       t = ReadTruth(*db, kSize);
       LoseIndexTail(*db, t, lost_from);
     }
@@ -189,7 +180,7 @@ TEST(DeferredIndexTest, CrashBeforeTheIndexWriteIsRepairedOnOpen) {
     ASSERT_TRUE(scrub.ok());
     EXPECT_TRUE(scrub->ok()) << scrub->ToStatus();
     h.Shut();
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     EXPECT_EQ(**ReadIndexed(*db), kSize + 1);
   }
 }
@@ -223,7 +214,7 @@ TEST(DeferredIndexTest, RepeatsRightAfterTheirBatchAreDuplicates) {
 TEST(DeferredIndexTest, ScrubRequiresRowsBelowTheWatermarkOnly) {
   LedgerHarness h;
   Build(h);
-  std::unique_ptr<Db> db = Raw(h);
+  std::unique_ptr<Db> db = h.OpenRaw();
   const Truth t = ReadTruth(*db, kSize);
   absl::StatusOr<Checkpointer> cp = Checkpointer::Create(&h.signer, kOrigin);
   ASSERT_TRUE(cp.ok());
@@ -269,21 +260,21 @@ TEST(DeferredIndexTest, BadWatermarkRefusesTheOpen) {
   LedgerHarness h;
   Build(h);
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     Put(*db, Cf::kMeta, kMetaIndexed, EncodeBigEndian64(kSize + 3));
   }
   absl::Status s = h.Open();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(s.message()), HasSubstr("meta \"indexed\" is 63, beyond the signed size 60"));
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     Put(*db, Cf::kMeta, kMetaIndexed, "short");
   }
   s = h.Open();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(s.message()), HasSubstr("meta \"indexed\""));
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     Delete(*db, Cf::kMeta, kMetaIndexed);
   }
   s = h.Open();
@@ -297,7 +288,7 @@ TEST(DeferredIndexTest, Format2StoreIsUpgradedInPlace) {
   Truth t;
   {
     // Format 2's shape: every index row present, no watermark.
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     t = ReadTruth(*db, kSize);
     Put(*db, Cf::kMeta, kMetaFormat, kFormatVersion2);
     Delete(*db, Cf::kMeta, kMetaIndexed);
@@ -306,7 +297,7 @@ TEST(DeferredIndexTest, Format2StoreIsUpgradedInPlace) {
   EXPECT_EQ(h.ledger->open_stats().reindexed_entries, 0u);
   ExpectLookupsMatch(*h.ledger, t);
   h.Shut();
-  std::unique_ptr<Db> db = Raw(h);
+  std::unique_ptr<Db> db = h.OpenRaw();
   EXPECT_EQ(*db->Get(Cf::kMeta, kMetaFormat), kFormatVersion);
   EXPECT_EQ(**ReadIndexed(*db), kSize);
 }
@@ -315,7 +306,7 @@ TEST(DeferredIndexTest, UnparsableEntryInTheUnindexedTailIsNamed) {
   LedgerHarness h;
   Build(h);
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     const Truth t = ReadTruth(*db, kSize);
     LoseIndexTail(*db, t, 50);
   }
@@ -323,7 +314,7 @@ TEST(DeferredIndexTest, UnparsableEntryInTheUnindexedTailIsNamed) {
   // is damaged is found by those checks first (the chain replay), so the
   // open is refused naming it.
   {
-    std::unique_ptr<Db> db = Raw(h);
+    std::unique_ptr<Db> db = h.OpenRaw();
     Put(*db, Cf::kEntries, EntryKey(52), "\xff\xff not an entry");
   }
   absl::Status s = h.Open();

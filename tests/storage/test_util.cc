@@ -157,4 +157,13 @@ absl::Status LedgerHarness::Open(LedgerOptions options) {
   return absl::OkStatus();
 }
 
+std::unique_ptr<Db> LedgerHarness::OpenRaw() const {
+  DbOptions o;
+  o.dir = dir;
+  o.create_if_missing = false;
+  absl::StatusOr<std::unique_ptr<Db>> db = Db::Open(o);
+  EXPECT_TRUE(db.ok()) << db.status();
+  return db.ok() ? *std::move(db) : nullptr;
+}
+
 }  // namespace trialog::storage::testing

@@ -86,6 +86,10 @@ class LedgerHarness {
   // Closes and destroys the Ledger (the store stays).
   void Shut() { ledger.reset(); }
   LedgerOptions Options(LedgerOptions options = {}) const;
+  // The store opened as a bare RocksDB (the ledger must be Shut), for
+  // tests that tamper with rows; null (and a test failure) if it does not
+  // open.
+  std::unique_ptr<Db> OpenRaw() const;
 
   TempDir tmp;
   std::string dir;
