@@ -58,12 +58,27 @@
 #include "storage/ledger.h"
 #include "storage/node_store.h"
 #include "storage/schema.h"
-#include "tools/bench/process.h"
+#include "tools/process/child_process.h"
 #include "trialog/v1/bulk_import.grpc.pb.h"
 #include "trialog/v1/service.grpc.pb.h"
 
 namespace trialog::bench {
 namespace {
+
+using process::CpuTime;
+using process::Daemon;
+using process::RssBytes;
+using process::Run;
+using process::RunOutput;
+
+// A trialogd child's ready file and log, both in `work`.
+Daemon::Options DaemonFiles(const std::string& work, absl::Duration timeout) {
+  Daemon::Options o;
+  o.ready_file = work + "/ready";
+  o.log_file = work + "/trialogd.log";
+  o.timeout = timeout;
+  return o;
+}
 
 constexpr char kLedgerName[] = "bench.trialog";
 constexpr int kPeople = 16;
@@ -635,9 +650,8 @@ std::string ModeName(Mode m) {
 
 void RunGrpc(const Flags& f, const std::string& work, std::vector<Row>& rows) {
   const LedgerKeyFiles key = MakeLedgerKeyFiles(work);
-  absl::StatusOr<Daemon> d =
-      Daemon::Start(TrialogdArgs(f, work + "/data", key), work + "/ready", work + "/trialogd.log",
-                    absl::Seconds(60), nullptr);
+  absl::StatusOr<Daemon> d = Daemon::Start(TrialogdArgs(f, work + "/data", key),
+                                           DaemonFiles(work, absl::Seconds(60)), nullptr);
   if (!d.ok()) {
     Log(absl::StrCat("trialogd: ", d.status().message()));
     std::exit(1);
@@ -738,8 +752,7 @@ void RunBulkImport(const Flags& f, const std::string& work, std::vector<Row>& ro
   const LedgerKeyFiles key = MakeLedgerKeyFiles(work);
   std::vector<std::string> args = TrialogdArgs(f, work + "/data", key);
   args.push_back("--max_sequencer_batch=4096");
-  absl::StatusOr<Daemon> d = Daemon::Start(args, work + "/ready", work + "/trialogd.log",
-                                           absl::Seconds(60), nullptr);
+  absl::StatusOr<Daemon> d = Daemon::Start(args, DaemonFiles(work, absl::Seconds(60)), nullptr);
   if (!d.ok()) {
     Log(absl::StrCat("trialogd (bulk import): ", d.status().message()));
     return;
@@ -1279,8 +1292,8 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
   {
     Log("starting trialogd on the scale ledger");
     absl::Duration ready_after;
-    absl::StatusOr<Daemon> d = Daemon::Start(scale_args(), work + "/ready",
-                                             work + "/trialogd.log", absl::Minutes(30), &ready_after);
+    absl::StatusOr<Daemon> d =
+        Daemon::Start(scale_args(), DaemonFiles(work, absl::Minutes(30)), &ready_after);
     if (!d.ok()) {
       Log(absl::StrCat("trialogd: ", d.status().message()));
       std::exit(1);
@@ -1354,8 +1367,8 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
   }
   {
     absl::Duration ready_after;
-    absl::StatusOr<Daemon> d = Daemon::Start(scale_args(), work + "/ready",
-                                             work + "/trialogd.log", absl::Minutes(30), &ready_after);
+    absl::StatusOr<Daemon> d =
+        Daemon::Start(scale_args(), DaemonFiles(work, absl::Minutes(30)), &ready_after);
     if (!d.ok()) {
       Log(absl::StrCat("trialogd after SIGKILL: ", d.status().message()));
       std::exit(1);
