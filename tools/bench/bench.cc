@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -58,6 +59,7 @@
 #include "storage/ledger.h"
 #include "storage/node_store.h"
 #include "storage/schema.h"
+#include "tools/bench/target_chart.h"
 #include "tools/process/child_process.h"
 #include "trialog/v1/bulk_import.grpc.pb.h"
 #include "trialog/v1/service.grpc.pb.h"
@@ -111,6 +113,7 @@ struct Flags {
   double pg_seconds = 10;
   bool json = false;
   std::string json_out;
+  std::string svg_out;
 };
 
 // One line of the table.
@@ -123,6 +126,9 @@ struct Row {
   std::string versus;  // ratios to the baselines
   std::string target;
   std::optional<bool> met;
+  // measured / target for "≥" targets, target / measured for "≤" ones
+  // (>= 1 means met); the chart draws it (tools/bench/target_chart.h).
+  std::optional<double> target_ratio;
   std::string detail;
   // Append rows: CPU microseconds per durable append of trialogd and of the
   // bench's clients, and appends per group commit (synced write).
@@ -875,6 +881,7 @@ void JudgeBulk(std::vector<Row>& rows) {
     r.versus = absl::StrJoin(parts, ", ");
     r.target = "≥ 100,000/s";
     r.met = r.value >= 100000;
+    r.target_ratio = r.value / 100000;
   }
 }
 
@@ -1432,7 +1439,8 @@ void Judge(std::vector<Row>& rows) {
         const Row* ceiling = Find(rows, absl::StrCat(ModeName(Mode::kCheckpoint), ", ",
                                                      r.name.substr(r.name.find(", ") + 2)));
         if (ceiling != nullptr && ceiling->value > 0) {
-          parts.push_back(absl::StrFormat("%.0f%% of the unary gRPC ceiling", 100 * r.value / ceiling->value));
+          parts.push_back(absl::StrFormat("%.0f%% of the unary gRPC ceiling",
+                                          100 * r.value / ceiling->value));
         }
       }
       r.versus = absl::StrJoin(parts, ", ");
@@ -1440,33 +1448,49 @@ void Judge(std::vector<Row>& rows) {
     if (r.group == "baseline" && absl::StartsWith(r.name, "PostgreSQL") && v > 0) {
       r.versus = absl::StrFormat("%.0f%% of verify", 100 * r.value / v);
     }
+    // Ratios for "≥ x" targets are value / x, for "≤ x" ones x / value.
+    auto at_least = [](double value, double floor) { return value / floor; };
+    auto at_most = [](double value, double ceiling) {
+      return value > 0 ? ceiling / value : std::numeric_limits<double>::infinity();
+    };
     if (r.group == "append" && !absl::StartsWith(r.name, "unary")) {
       r.target = "≥85% of verify and ≥4× PG(8)";
-      if (v > 0 && p8 > 0) r.met = r.value >= 0.85 * v && r.value >= 4 * p8;
+      if (v > 0 && p8 > 0) {
+        r.met = r.value >= 0.85 * v && r.value >= 4 * p8;
+        r.target_ratio = std::min(at_least(r.value, 0.85 * v), at_least(r.value, 4 * p8));
+      } else if (v > 0) {
+        r.target_ratio = at_least(r.value, 0.85 * v);  // the PostgreSQL half was not measured
+      }
     }
     if (absl::StartsWith(r.name, "unary Append, 16 clients")) {
       r.target = "≥ 6,000/s";
       r.met = r.value >= 6000;
+      r.target_ratio = at_least(r.value, 6000);
     }
     if (r.group == "open-loop") {
       r.target = "p99 ≤ 3 ms";
       r.met = r.p99_ms.has_value() && *r.p99_ms <= 3.0;
+      if (r.p99_ms) r.target_ratio = at_most(*r.p99_ms, 3.0);
     }
     if (absl::StartsWith(r.name, "replay")) {
       r.target = "≥ 500,000/s";
       r.met = r.value >= 500000;
+      r.target_ratio = at_least(r.value, 500000);
     }
     if (absl::StrContains(r.name, "proof (in process)")) {
       r.target = "p50 ≤ 100 µs (at 10M)";
       r.met = r.value <= 100;
+      r.target_ratio = at_most(r.value, 100);
     }
     if (absl::StartsWith(r.name, "trialogd restart")) {
       r.target = "≤ 1 s (at 10M)";
       r.met = r.value <= 1.0;
+      r.target_ratio = at_most(r.value, 1.0);
     }
     if (absl::StartsWith(r.name, "trialogd RSS")) {
       r.target = "≤ 300 MB (at 10M)";
       r.met = r.value * 1.048576 <= 300;
+      r.target_ratio = at_most(r.value * 1.048576, 300);
     }
   }
 }
@@ -1504,6 +1528,24 @@ void PrintTable(const std::vector<Row>& rows, const std::string& header) {
   std::fflush(stdout);
 }
 
+// The rows that have a target, as tools/bench/target_chart.h draws them.
+std::string TargetChart(const std::vector<Row>& rows, const std::string& header) {
+  std::vector<TargetBar> bars;
+  for (const Row& r : rows) {
+    if (!r.target_ratio) continue;
+    TargetBar b;
+    b.label = r.name;
+    b.ratio = *r.target_ratio;
+    b.met = r.met.value_or(false);
+    const std::string measured = r.group == "open-loop" && r.p99_ms
+                                     ? absl::StrFormat("p99 %.1f ms", *r.p99_ms)
+                                     : absl::StrCat(Num(r.value), " ", r.unit);
+    b.caption = absl::StrCat(measured, " vs ", r.target);
+    bars.push_back(std::move(b));
+  }
+  return TargetChartSvg("trialog-bench: issue 7's targets, measured / target", header, bars);
+}
+
 nlohmann::json ToJson(const std::vector<Row>& rows, const std::string& header) {
   nlohmann::json j;
   j["header"] = header;
@@ -1519,6 +1561,7 @@ nlohmann::json ToJson(const std::vector<Row>& rows, const std::string& header) {
     if (!r.versus.empty()) x["versus"] = r.versus;
     if (!r.target.empty()) x["target"] = r.target;
     if (r.met) x["met"] = *r.met;
+    if (r.target_ratio) x["target_ratio"] = *r.target_ratio;
     if (!r.detail.empty()) x["detail"] = r.detail;
     if (r.server_cpu_us) x["server_cpu_us_per_append"] = *r.server_cpu_us;
     if (r.client_cpu_us) x["client_cpu_us_per_append"] = *r.client_cpu_us;
@@ -1581,6 +1624,9 @@ int Main(int argc, char** argv) {
   app.add_option("--pg_seconds", f.pg_seconds, "Seconds per pgbench run");
   app.add_flag("--json", f.json, "Print JSON on stdout instead of the table");
   app.add_option("--json_out", f.json_out, "Also write the JSON report to this file");
+  app.add_option("--svg_out", f.svg_out,
+                 "Also draw every measured target as a bar of measured/target (1 = met) into this "
+                 "SVG file");
   CLI11_PARSE(app, argc, argv);
 
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -1641,6 +1687,7 @@ int Main(int argc, char** argv) {
       LoadAverage(), "; trialogd --sync (fsync per group commit), client and server on the "
       "same machine over loopback");
   if (!f.json_out.empty()) std::ofstream(f.json_out) << ToJson(rows, header).dump(2) << "\n";
+  if (!f.svg_out.empty()) std::ofstream(f.svg_out) << TargetChart(rows, header);
   if (f.json) {
     std::cout << ToJson(rows, header).dump(2) << "\n";
   } else {
