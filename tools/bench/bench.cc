@@ -372,32 +372,24 @@ AppendRun RunAppends(Mode mode, const std::string& target, const std::string& tr
         ++err;
         if (why.empty()) why = w;
       };
-      if (mode == Mode::kCheckpoint) {
-        while (absl::Now() < deadline) {
-          grpc::ClientContext ctx;
-          v1::GetCheckpointRequest req;
-          req.set_trial_id(trial);
-          v1::GetCheckpointResponse resp;
-          const absl::Time t0 = absl::Now();
-          grpc::Status s = stub.GetCheckpoint(&ctx, req, &resp);
-          lat.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
-          if (s.ok()) {
-            ++ok;
-          } else {
-            fail(s.error_message());
-          }
-        }
-      } else if (mode == Mode::kUnary) {
+      if (mode == Mode::kUnary || mode == Mode::kCheckpoint) {
+        // Unary calls: an append of the next pre-signed envelope, or a
+        // GetCheckpoint (the ceiling), each request built before its timing.
+        v1::AppendRequest append;
+        v1::GetCheckpointRequest checkpoint;
+        append.set_trial_id(trial);
+        checkpoint.set_trial_id(trial);
         for (;;) {
-          const size_t i = next.fetch_add(1);
-          if (i >= pool.size() || absl::Now() >= deadline) break;
+          const size_t i = mode == Mode::kUnary ? next.fetch_add(1) : 0;
+          if ((mode == Mode::kUnary && i >= pool.size()) || absl::Now() >= deadline) break;
+          if (mode == Mode::kUnary) *append.mutable_signed_envelope() = pool[i];
           grpc::ClientContext ctx;
-          v1::AppendRequest req;
-          req.set_trial_id(trial);
-          *req.mutable_signed_envelope() = pool[i];
-          v1::AppendResponse resp;
+          v1::AppendResponse append_response;
+          v1::GetCheckpointResponse checkpoint_response;
           const absl::Time t0 = absl::Now();
-          grpc::Status s = stub.Append(&ctx, req, &resp);
+          const grpc::Status s = mode == Mode::kUnary
+                                     ? stub.Append(&ctx, append, &append_response)
+                                     : stub.GetCheckpoint(&ctx, checkpoint, &checkpoint_response);
           lat.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
           if (s.ok()) {
             ++ok;

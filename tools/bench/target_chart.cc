@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "tools/export/xml_writer.h"
 
 namespace trialog::bench {
 namespace {
@@ -19,21 +20,7 @@ constexpr double kBarHeight = 16;
 
 std::string Px(double v) { return absl::StrFormat("%.1f", v); }
 
-// Text for an XML attribute value or element (the bench writes its own
-// labels, but a trial name may reach one).
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string Escape(const std::string& s) { return exporter::XmlEscapeAttribute(s); }
 
 }  // namespace
 
