@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -58,12 +59,28 @@
 #include "storage/ledger.h"
 #include "storage/node_store.h"
 #include "storage/schema.h"
-#include "tools/bench/process.h"
+#include "tools/bench/target_chart.h"
+#include "tools/process/child_process.h"
 #include "trialog/v1/bulk_import.grpc.pb.h"
 #include "trialog/v1/service.grpc.pb.h"
 
 namespace trialog::bench {
 namespace {
+
+using process::CpuTime;
+using process::Daemon;
+using process::RssBytes;
+using process::Run;
+using process::RunOutput;
+
+// A trialogd child's ready file and log, both in `work`.
+Daemon::Options DaemonFiles(const std::string& work, absl::Duration timeout) {
+  Daemon::Options o;
+  o.ready_file = work + "/ready";
+  o.log_file = work + "/trialogd.log";
+  o.timeout = timeout;
+  return o;
+}
 
 constexpr char kLedgerName[] = "bench.trialog";
 constexpr int kPeople = 16;
@@ -96,6 +113,7 @@ struct Flags {
   double pg_seconds = 10;
   bool json = false;
   std::string json_out;
+  std::string svg_out;
 };
 
 // One line of the table.
@@ -108,6 +126,9 @@ struct Row {
   std::string versus;  // ratios to the baselines
   std::string target;
   std::optional<bool> met;
+  // measured / target for "≥" targets, target / measured for "≤" ones
+  // (>= 1 means met); the chart draws it (tools/bench/target_chart.h).
+  std::optional<double> target_ratio;
   std::string detail;
   // Append rows: CPU microseconds per durable append of trialogd and of the
   // bench's clients, and appends per group commit (synced write).
@@ -325,7 +346,10 @@ struct Shared {
   }
 };
 
-enum class Mode { kUnary, kBatch, kStream };
+// kCheckpoint: unary GetCheckpoint calls, no append: the cost of one unary
+// round trip through gRPC and our server's handler plumbing on this machine,
+// the ceiling for unary appends (it is a read of the in-memory checkpoint).
+enum class Mode { kUnary, kBatch, kStream, kCheckpoint };
 
 AppendRun RunAppends(Mode mode, const std::string& target, const std::string& trial,
                      const std::vector<v1::SignedEnvelope>& pool, int clients, int batch,
@@ -348,7 +372,22 @@ AppendRun RunAppends(Mode mode, const std::string& target, const std::string& tr
         ++err;
         if (why.empty()) why = w;
       };
-      if (mode == Mode::kUnary) {
+      if (mode == Mode::kCheckpoint) {
+        while (absl::Now() < deadline) {
+          grpc::ClientContext ctx;
+          v1::GetCheckpointRequest req;
+          req.set_trial_id(trial);
+          v1::GetCheckpointResponse resp;
+          const absl::Time t0 = absl::Now();
+          grpc::Status s = stub.GetCheckpoint(&ctx, req, &resp);
+          lat.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+          if (s.ok()) {
+            ++ok;
+          } else {
+            fail(s.error_message());
+          }
+        }
+      } else if (mode == Mode::kUnary) {
         for (;;) {
           const size_t i = next.fetch_add(1);
           if (i >= pool.size() || absl::Now() >= deadline) break;
@@ -451,7 +490,7 @@ AppendRun RunAppends(Mode mode, const std::string& target, const std::string& tr
   r.latency_ms = std::move(shared.latency_ms);
   r.errors = shared.errors;
   r.first_error = shared.first_error;
-  if (next.load() >= pool.size()) {
+  if (mode != Mode::kCheckpoint && next.load() >= pool.size()) {
     Log("WARNING: the pre-signed pool ran out before the deadline; raise --max_events");
   }
   return r;
@@ -555,8 +594,9 @@ class RunCost {
     client_cpu_ = SelfCpuTime();
     commits_ = GroupCommits();
   }
-  // Puts the costs per durable append of the run into `row` (and its detail).
-  void Finish(uint64_t appends, Row& row) const {
+  // Puts the costs per durable append (or per `what`) of the run into `row`
+  // (and its detail).
+  void Finish(uint64_t appends, Row& row, absl::string_view what = "append") const {
     if (appends == 0) return;
     const double n = static_cast<double>(appends);
     row.server_cpu_us = absl::ToDoubleMicroseconds(CpuTime(d_.pid()) - server_cpu_) / n;
@@ -567,7 +607,7 @@ class RunCost {
       row.appends_per_commit = n / (now_commits - commits_);
       commits = absl::StrFormat(", %.1f appends per group commit", *row.appends_per_commit);
     }
-    row.detail += absl::StrFormat("; CPU per append: trialogd %.0f us, bench clients %.0f us%s",
+    row.detail += absl::StrFormat("; CPU per %s: trialogd %.0f us, bench clients %.0f us%s", what,
                                   *row.server_cpu_us, *row.client_cpu_us, commits);
   }
 
@@ -609,15 +649,15 @@ std::string ModeName(Mode m) {
     case Mode::kUnary: return "unary Append";
     case Mode::kBatch: return "AppendBatch";
     case Mode::kStream: return "AppendStream";
+    case Mode::kCheckpoint: return "gRPC unary ceiling: GetCheckpoint";
   }
   return "?";
 }
 
 void RunGrpc(const Flags& f, const std::string& work, std::vector<Row>& rows) {
   const LedgerKeyFiles key = MakeLedgerKeyFiles(work);
-  absl::StatusOr<Daemon> d =
-      Daemon::Start(TrialogdArgs(f, work + "/data", key), work + "/ready", work + "/trialogd.log",
-                    absl::Seconds(60), nullptr);
+  absl::StatusOr<Daemon> d = Daemon::Start(TrialogdArgs(f, work + "/data", key),
+                                           DaemonFiles(work, absl::Seconds(60)), nullptr);
   if (!d.ok()) {
     Log(absl::StrCat("trialogd: ", d.status().message()));
     std::exit(1);
@@ -641,6 +681,23 @@ void RunGrpc(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     signed_so_far += n;
     return pool;
   };
+  // The unary round-trip ceiling first, on the same trialogd and connections
+  // as the append runs.
+  for (int c : f.clients) {
+    Log(absl::StrCat(ModeName(Mode::kCheckpoint), ", ", c, " clients, ", f.seconds, " s"));
+    const RunCost cost(*d);
+    AppendRun r = RunAppends(Mode::kCheckpoint, d->target(), trial, {}, c, 1, f.seconds);
+    Row row;
+    row.group = "ceiling";
+    row.name = absl::StrCat(ModeName(Mode::kCheckpoint), ", ", c, c == 1 ? " client" : " clients");
+    row.value = r.rate;
+    row.unit = "calls/s";
+    SetLatencies(row, r.latency_ms);
+    row.detail = "no append: one unary round trip through gRPC and the service";
+    if (r.errors > 0) row.detail += absl::StrCat("; ", r.errors, " errors, first: ", r.first_error);
+    cost.Finish(r.ok, row, "call");
+    rows.push_back(row);
+  }
   for (Mode mode : {Mode::kUnary, Mode::kBatch, Mode::kStream}) {
     for (int c : f.clients) {
       // Enough for the fastest plausible rate over the run.
@@ -701,8 +758,7 @@ void RunBulkImport(const Flags& f, const std::string& work, std::vector<Row>& ro
   const LedgerKeyFiles key = MakeLedgerKeyFiles(work);
   std::vector<std::string> args = TrialogdArgs(f, work + "/data", key);
   args.push_back("--max_sequencer_batch=4096");
-  absl::StatusOr<Daemon> d = Daemon::Start(args, work + "/ready", work + "/trialogd.log",
-                                           absl::Seconds(60), nullptr);
+  absl::StatusOr<Daemon> d = Daemon::Start(args, DaemonFiles(work, absl::Seconds(60)), nullptr);
   if (!d.ok()) {
     Log(absl::StrCat("trialogd (bulk import): ", d.status().message()));
     return;
@@ -825,6 +881,7 @@ void JudgeBulk(std::vector<Row>& rows) {
     r.versus = absl::StrJoin(parts, ", ");
     r.target = "≥ 100,000/s";
     r.met = r.value >= 100000;
+    r.target_ratio = r.value / 100000;
   }
 }
 
@@ -1242,8 +1299,8 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
   {
     Log("starting trialogd on the scale ledger");
     absl::Duration ready_after;
-    absl::StatusOr<Daemon> d = Daemon::Start(scale_args(), work + "/ready",
-                                             work + "/trialogd.log", absl::Minutes(30), &ready_after);
+    absl::StatusOr<Daemon> d =
+        Daemon::Start(scale_args(), DaemonFiles(work, absl::Minutes(30)), &ready_after);
     if (!d.ok()) {
       Log(absl::StrCat("trialogd: ", d.status().message()));
       std::exit(1);
@@ -1317,8 +1374,8 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
   }
   {
     absl::Duration ready_after;
-    absl::StatusOr<Daemon> d = Daemon::Start(scale_args(), work + "/ready",
-                                             work + "/trialogd.log", absl::Minutes(30), &ready_after);
+    absl::StatusOr<Daemon> d =
+        Daemon::Start(scale_args(), DaemonFiles(work, absl::Minutes(30)), &ready_after);
     if (!d.ok()) {
       Log(absl::StrCat("trialogd after SIGKILL: ", d.status().message()));
       std::exit(1);
@@ -1377,38 +1434,63 @@ void Judge(std::vector<Row>& rows) {
       if (p8 > 0) parts.push_back(absl::StrFormat("%.1f× PG(8)", r.value / p8));
       if (p1 > 0) parts.push_back(absl::StrFormat("%.1f× PG(1)", r.value / p1));
       if (w > 0) parts.push_back(absl::StrFormat("%.0f%% of raw WAL", 100 * r.value / w));
+      // Unary appends against unary no-append calls with as many clients.
+      if (absl::StartsWith(r.name, "unary Append, ")) {
+        const Row* ceiling = Find(rows, absl::StrCat(ModeName(Mode::kCheckpoint), ", ",
+                                                     r.name.substr(r.name.find(", ") + 2)));
+        if (ceiling != nullptr && ceiling->value > 0) {
+          parts.push_back(absl::StrFormat("%.0f%% of the unary gRPC ceiling",
+                                          100 * r.value / ceiling->value));
+        }
+      }
       r.versus = absl::StrJoin(parts, ", ");
     }
     if (r.group == "baseline" && absl::StartsWith(r.name, "PostgreSQL") && v > 0) {
       r.versus = absl::StrFormat("%.0f%% of verify", 100 * r.value / v);
     }
+    // Ratios for "≥ x" targets are value / x, for "≤ x" ones x / value.
+    auto at_least = [](double value, double floor) { return value / floor; };
+    auto at_most = [](double value, double ceiling) {
+      return value > 0 ? ceiling / value : std::numeric_limits<double>::infinity();
+    };
     if (r.group == "append" && !absl::StartsWith(r.name, "unary")) {
       r.target = "≥85% of verify and ≥4× PG(8)";
-      if (v > 0 && p8 > 0) r.met = r.value >= 0.85 * v && r.value >= 4 * p8;
+      if (v > 0 && p8 > 0) {
+        r.met = r.value >= 0.85 * v && r.value >= 4 * p8;
+        r.target_ratio = std::min(at_least(r.value, 0.85 * v), at_least(r.value, 4 * p8));
+      } else if (v > 0) {
+        r.target_ratio = at_least(r.value, 0.85 * v);  // the PostgreSQL half was not measured
+      }
     }
     if (absl::StartsWith(r.name, "unary Append, 16 clients")) {
       r.target = "≥ 6,000/s";
       r.met = r.value >= 6000;
+      r.target_ratio = at_least(r.value, 6000);
     }
     if (r.group == "open-loop") {
       r.target = "p99 ≤ 3 ms";
       r.met = r.p99_ms.has_value() && *r.p99_ms <= 3.0;
+      if (r.p99_ms) r.target_ratio = at_most(*r.p99_ms, 3.0);
     }
     if (absl::StartsWith(r.name, "replay")) {
       r.target = "≥ 500,000/s";
       r.met = r.value >= 500000;
+      r.target_ratio = at_least(r.value, 500000);
     }
     if (absl::StrContains(r.name, "proof (in process)")) {
       r.target = "p50 ≤ 100 µs (at 10M)";
       r.met = r.value <= 100;
+      r.target_ratio = at_most(r.value, 100);
     }
     if (absl::StartsWith(r.name, "trialogd restart")) {
       r.target = "≤ 1 s (at 10M)";
       r.met = r.value <= 1.0;
+      r.target_ratio = at_most(r.value, 1.0);
     }
     if (absl::StartsWith(r.name, "trialogd RSS")) {
       r.target = "≤ 300 MB (at 10M)";
       r.met = r.value * 1.048576 <= 300;
+      r.target_ratio = at_most(r.value * 1.048576, 300);
     }
   }
 }
@@ -1446,6 +1528,24 @@ void PrintTable(const std::vector<Row>& rows, const std::string& header) {
   std::fflush(stdout);
 }
 
+// The rows that have a target, as tools/bench/target_chart.h draws them.
+std::string TargetChart(const std::vector<Row>& rows, const std::string& header) {
+  std::vector<TargetBar> bars;
+  for (const Row& r : rows) {
+    if (!r.target_ratio) continue;
+    TargetBar b;
+    b.label = r.name;
+    b.ratio = *r.target_ratio;
+    b.met = r.met.value_or(false);
+    const std::string measured = r.group == "open-loop" && r.p99_ms
+                                     ? absl::StrFormat("p99 %.1f ms", *r.p99_ms)
+                                     : absl::StrCat(Num(r.value), " ", r.unit);
+    b.caption = absl::StrCat(measured, " vs ", r.target);
+    bars.push_back(std::move(b));
+  }
+  return TargetChartSvg("trialog-bench: issue 7's targets, measured / target", header, bars);
+}
+
 nlohmann::json ToJson(const std::vector<Row>& rows, const std::string& header) {
   nlohmann::json j;
   j["header"] = header;
@@ -1461,6 +1561,7 @@ nlohmann::json ToJson(const std::vector<Row>& rows, const std::string& header) {
     if (!r.versus.empty()) x["versus"] = r.versus;
     if (!r.target.empty()) x["target"] = r.target;
     if (r.met) x["met"] = *r.met;
+    if (r.target_ratio) x["target_ratio"] = *r.target_ratio;
     if (!r.detail.empty()) x["detail"] = r.detail;
     if (r.server_cpu_us) x["server_cpu_us_per_append"] = *r.server_cpu_us;
     if (r.client_cpu_us) x["client_cpu_us_per_append"] = *r.client_cpu_us;
@@ -1523,6 +1624,9 @@ int Main(int argc, char** argv) {
   app.add_option("--pg_seconds", f.pg_seconds, "Seconds per pgbench run");
   app.add_flag("--json", f.json, "Print JSON on stdout instead of the table");
   app.add_option("--json_out", f.json_out, "Also write the JSON report to this file");
+  app.add_option("--svg_out", f.svg_out,
+                 "Also draw every measured target as a bar of measured/target (1 = met) into this "
+                 "SVG file");
   CLI11_PARSE(app, argc, argv);
 
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -1583,6 +1687,7 @@ int Main(int argc, char** argv) {
       LoadAverage(), "; trialogd --sync (fsync per group commit), client and server on the "
       "same machine over loopback");
   if (!f.json_out.empty()) std::ofstream(f.json_out) << ToJson(rows, header).dump(2) << "\n";
+  if (!f.svg_out.empty()) std::ofstream(f.svg_out) << TargetChart(rows, header);
   if (f.json) {
     std::cout << ToJson(rows, header).dump(2) << "\n";
   } else {
