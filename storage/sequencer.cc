@@ -117,6 +117,26 @@ SequencerStats Sequencer::stats() const {
 void Sequencer::Run() {
   const size_t max_batch = std::max<size_t>(1, options_.max_batch);
   for (;;) {
+    // Take the next requests only once the writer took the previous batch
+    // (it is writing it now): requests arriving during that write join
+    // the next batch instead of trickling into small ones.
+    {
+      const absl::Time start = absl::Now();
+      bool waited = false;
+      {
+        absl::MutexLock lock(&pipe_mu_);
+        auto free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) { return handed_ == nullptr; };
+        if (!free()) {
+          waited = true;
+          pipe_mu_.Await(absl::Condition(&free));
+        }
+      }
+      if (waited) {
+        const absl::Duration d = absl::Now() - start;
+        absl::MutexLock lock(&mu_);
+        stats_.handoff_wait_time += d;
+      }
+    }
     if (state_locked_) {
       // Nothing queued: keep the state lock while a batch is being written
       // and requests may still arrive to overlap with it; once everything

@@ -31,8 +31,10 @@
 // meanwhile the sequencing thread takes and sequences the next batch. The
 // hand-over is a one-batch slot: a prepared batch waits there while the
 // writer is still writing the previous one, so the writer goes from one
-// write to the next without waiting for the sequencing thread to wake up
-// (the sequencing thread waits only while the slot is full). Batches are
+// write to the next without waiting for the sequencing thread to wake up.
+// The sequencing thread takes new requests only while the slot is empty
+// (the writer is writing the batch before): requests arriving during a
+// write accumulate into the next batch rather than into small ones. Batches are
 // written and answered in order, and nobody is answered before their
 // batch's write returned. The sequencing thread keeps the state lock
 // across such overlapping batches (readers must not see Applies that are
@@ -113,9 +115,9 @@ struct SequencerStats {
   absl::Duration sign_time;       // checkpoint signing
   absl::Duration write_time;      // the synced WriteBatch (writing thread)
   absl::Duration answer_time;     // publishing and running callbacks (writing thread)
-  // Sequencing-thread wall time spent waiting for the hand-over slot (a
-  // prepared batch was still waiting there while the writer wrote the one
-  // before).
+  // Sequencing-thread wall time spent waiting for the hand-over slot to
+  // empty (a prepared batch was still waiting there while the writer wrote
+  // the one before), before taking new requests or handing a batch over.
   absl::Duration handoff_wait_time;
   // CPU time (this thread's, CLOCK_THREAD_CPUTIME_ID) of the sequencing
   // thread in Prepare (sequence + sign) and of the writing thread in
