@@ -6,12 +6,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "core/ledger/entry.h"
 #include "core/util/bytes.h"
 #include "core/util/status_macros.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
 #include "rocksdb/write_batch.h"
+#include "storage/batch_trace.h"
 #include "storage/rocks_status.h"
 
 namespace trialog::storage {
@@ -100,7 +102,12 @@ absl::Status Indexer::Write(const std::deque<Staged>& batches, uint64_t end) {
   w.Put(db_->handle(Cf::kMeta), ToSlice(kMetaIndexed), ToSlice(watermark));
   // Unsynced: a later synced batch (or the close) makes it durable; a crash
   // before that loses it whole, and open re-indexes.
-  return db_->Write(&w, /*sync=*/false);
+  const absl::Time start = absl::Now();
+  absl::Status s = db_->Write(&w, /*sync=*/false);
+  if (BatchTrace* trace = BatchTrace::Installed(); trace != nullptr) {
+    trace->RecordIndexWrite(start, absl::Now());
+  }
+  return s;
 }
 
 void Indexer::Run() {

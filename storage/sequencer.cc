@@ -1,6 +1,7 @@
 #include "storage/sequencer.h"
 
 #include <sys/statvfs.h>
+#include <time.h>
 
 #include <algorithm>
 #include <utility>
@@ -11,10 +12,18 @@
 #include "core/ledger/entry.h"
 #include "core/util/bytes.h"
 #include "rocksdb/write_batch.h"
+#include "storage/batch_trace.h"
 #include "storage/entry_encoding.h"
 
 namespace trialog::storage {
 namespace {
+
+// CPU time of the calling thread.
+absl::Duration ThreadCpu() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return absl::DurationFromTimespec(ts);
+}
 
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 
@@ -47,6 +56,8 @@ struct Sequencer::Batch {
   std::string root;
   absl::StatusOr<std::string> note = absl::UnknownError("not signed");
   absl::Duration sequence_time, sign_time;
+  absl::Duration sequence_cpu;  // the sequencing thread's CPU in Prepare
+  BatchTimes times;  // for BatchTrace (profiling)
 };
 
 Sequencer::Sequencer(const SequencerOptions& options, Db* db, NodeStore* nodes,
@@ -106,14 +117,45 @@ SequencerStats Sequencer::stats() const {
 void Sequencer::Run() {
   const size_t max_batch = std::max<size_t>(1, options_.max_batch);
   for (;;) {
-    bool idle;
+    // Take the next requests only once the writer took the previous batch
+    // (it is writing it now): requests arriving during that write join
+    // the next batch instead of trickling into small ones.
     {
-      absl::MutexLock lock(&mu_);
-      idle = queue_.empty();
+      const absl::Time start = absl::Now();
+      bool waited = false;
+      {
+        absl::MutexLock lock(&pipe_mu_);
+        auto free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) { return handed_ == nullptr; };
+        if (!free()) {
+          waited = true;
+          pipe_mu_.Await(absl::Condition(&free));
+        }
+      }
+      if (waited) {
+        const absl::Duration d = absl::Now() - start;
+        absl::MutexLock lock(&mu_);
+        stats_.handoff_wait_time += d;
+      }
     }
-    // Nothing to overlap with: let readers in once all is durable.
-    if (idle) ReleaseState();
+    if (state_locked_) {
+      // Nothing queued: keep the state lock while a batch is being written
+      // and requests may still arrive to overlap with it; once everything
+      // handed is written and the queue is still empty, let readers in
+      // (every Apply they would see is durable then).
+      bool idle;
+      {
+        absl::MutexLock lock(&mu_);
+        auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return !queue_.empty() || closing_ || writer_finished_ == handed_count_ ||
+                 published_->state_readers_waiting().load(std::memory_order_relaxed) > 0;
+        };
+        mu_.Await(absl::Condition(&wake));
+        idle = queue_.empty();
+      }
+      if (idle) ReleaseState();
+    }
     std::vector<Request> requests;
+    BatchTimes times;
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -128,12 +170,18 @@ void Sequencer::Run() {
         queue_.pop_front();
       }
       stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, n);
+      times.queued = queue_.size();
     }
+    times.taken = absl::Now();
     if (state_locked_ && published_->state_readers_waiting().load(std::memory_order_relaxed) > 0) {
       ReleaseState();  // a reader waits: a durable boundary first
     }
     std::unique_ptr<Batch> batch = Prepare(std::move(requests));
-    if (batch != nullptr) Handoff(std::move(batch));
+    if (batch != nullptr) {
+      batch->times.taken = times.taken;
+      batch->times.queued = times.queued;
+      Handoff(std::move(batch));
+    }
   }
   ReleaseState();
 }
@@ -142,13 +190,16 @@ void Sequencer::Handoff(std::unique_ptr<Batch> batch) {
   const absl::Time start = absl::Now();
   {
     absl::MutexLock lock(&pipe_mu_);
-    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) {
-      return finished_seq_ == handed_seq_;
-    };
-    pipe_mu_.Await(absl::Condition(&idle));
+    // The slot is free once the writer took the previous batch (it may
+    // still be writing it): the writer then finds this one ready as soon as
+    // it finishes, without waiting for this thread to wake up.
+    auto free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pipe_mu_) { return handed_ == nullptr; };
+    pipe_mu_.Await(absl::Condition(&free));
+    batch->times.handed = absl::Now();
     handed_ = std::move(batch);
     ++handed_seq_;  // under pipe_mu_: the writer evaluates our Await conditions
   }
+  ++handed_count_;
   const absl::Duration waited = absl::Now() - start;
   absl::MutexLock lock(&mu_);
   stats_.handoff_wait_time += waited;
@@ -183,8 +234,14 @@ void Sequencer::RunWrites() {
     }
     Commit(*batch);
     batch.reset();
-    absl::MutexLock lock(&pipe_mu_);
-    ++finished_seq_;
+    {
+      absl::MutexLock lock(&pipe_mu_);
+      ++finished_seq_;
+    }
+    // After finished_seq_: when the sequencing thread sees this, the
+    // pipeline is drained.
+    absl::MutexLock lock(&mu_);
+    ++writer_finished_;
   }
 }
 
@@ -275,7 +332,7 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
   }
   const EventIdKey event_key = ToEventIdKey(env.event_id());
   if (std::optional<uint64_t> pending = indexer_->FindPending(event_key); pending.has_value()) {
-    // Sequenced earlier, not indexed yet. If its batch is being written,
+    // Sequenced earlier, not indexed yet. If its batch is not written yet,
     // answer from the stored entry once it is there.
     if (*pending >= published_->size()) {
       WaitDrained();
@@ -402,6 +459,7 @@ std::unique_ptr<Sequencer::Batch> Sequencer::Prepare(std::vector<Request> reques
   if (absl::Status health = published_->health(); !health.ok()) return refuse_all(health);
   if (absl::Status space = CheckFreeSpace(); !space.ok()) return refuse_all(space);
 
+  const absl::Duration cpu_start = ThreadCpu();
   auto batch = std::make_unique<Batch>();
   const size_t n = requests.size();
   batch->requests = std::move(requests);
@@ -411,12 +469,17 @@ std::unique_ptr<Sequencer::Batch> Sequencer::Prepare(std::vector<Request> reques
   for (size_t i = 0; i < n; ++i) batch->results.push_back(SequenceOne(*batch, i));
   const absl::Time sequenced = absl::Now();
   batch->sequence_time = sequenced - start;
-  if (batch->appended == 0) return batch;  // answered in order, nothing to write
+  if (batch->appended == 0) {  // answered in order, nothing to write
+    batch->times.sequenced = sequenced;
+    batch->sequence_cpu = ThreadCpu() - cpu_start;
+    return batch;
+  }
 
   batch->size = chain_.size;
   batch->root = chain_.tree.Root();
   batch->note = checkpointer_->Sign(chain_.size, batch->root);
-  batch->sign_time = absl::Now() - sequenced;
+  batch->times.sequenced = absl::Now();
+  batch->sign_time = batch->times.sequenced - sequenced;
   if (batch->note.ok()) {
     // The checkpoint is the batch's only meta row: size and root are in
     // it, the head and recorded_at are those of the last entry.
@@ -434,10 +497,12 @@ std::unique_ptr<Sequencer::Batch> Sequencer::Prepare(std::vector<Request> reques
   for (const auto& [stream, version] : batch->stream_versions) stream_heads_[stream] = version;
   // From now on the batch's event ids are found in the indexer's pending map.
   indexer_->Stage(chain_.size, std::move(batch->index_rows));
+  batch->sequence_cpu = ThreadCpu() - cpu_start;
   return batch;
 }
 
 void Sequencer::Commit(Batch& batch) {
+  const absl::Duration cpu_start = ThreadCpu();
   const size_t n = batch.requests.size();
   absl::Status failure;
   absl::Duration write_time;
@@ -482,6 +547,14 @@ void Sequencer::Commit(Batch& batch) {
     }
   }
   const absl::Time answered = absl::Now();
+  if (BatchTrace* trace = BatchTrace::Installed(); trace != nullptr) {
+    batch.times.requests = n;
+    batch.times.appended = batch.appended;
+    batch.times.write_start = write_start;
+    batch.times.write_end = write_start + write_time;
+    batch.times.answered = answered;
+    trace->Record(batch.times);
+  }
   absl::MutexLock lock(&mu_);
   stats_.requests += n;
   if (failure.ok()) {
@@ -492,6 +565,8 @@ void Sequencer::Commit(Batch& batch) {
   stats_.sign_time += batch.sign_time;
   stats_.write_time += write_time;
   stats_.answer_time += answered - written;
+  stats_.sequence_cpu_time += batch.sequence_cpu;
+  stats_.commit_cpu_time += ThreadCpu() - cpu_start;
 }
 
 }  // namespace trialog::storage

@@ -28,16 +28,24 @@
 // Pipelined group commit: two threads. The sequencing thread does all the
 // above up to building the signed WriteBatch, then hands it to the writing
 // thread, which writes it with sync, publishes it and answers its callers;
-// meanwhile the sequencing thread takes and sequences the next batch. At
-// most one batch is being written while the next is sequenced (a batch is
-// handed over only once the writer is idle), batches are written and
-// answered in order, and nobody is answered before their batch's write
-// returned. The sequencing thread keeps the state lock across such
-// overlapping batches (readers must not see Applies that are not durable)
-// and releases it at a boundary where everything is durable: when the
-// queue runs dry or a ReadState caller is waiting. An envelope whose event
-// id is in the batch being written waits for that write, then is answered
-// from the stored entry (duplicate or ALREADY_EXISTS).
+// meanwhile the sequencing thread takes and sequences the next batch. The
+// hand-over is a one-batch slot: a prepared batch waits there while the
+// writer is still writing the previous one, so the writer goes from one
+// write to the next without waiting for the sequencing thread to wake up.
+// The sequencing thread takes new requests only while the slot is empty
+// (the writer is writing the batch before): requests arriving during a
+// write accumulate into the next batch rather than into small ones. Batches are
+// written and answered in order, and nobody is answered before their
+// batch's write returned. The sequencing thread keeps the state lock
+// across such overlapping batches (readers must not see Applies that are
+// not durable) and releases it only at a boundary where everything handed
+// is durable: when the queue is still empty once the writer finished every
+// handed batch, or when a ReadState caller is waiting. (It does not drain
+// the pipeline merely because the queue is momentarily empty: requests
+// that arrive while a batch is being written are sequenced meanwhile.)
+// An envelope whose event id is in a batch handed but not yet written
+// waits for the writer to finish every handed batch, then is answered from
+// the stored entry (duplicate or ALREADY_EXISTS).
 //
 // If signing or the write fails, everyone in the batch gets UNAVAILABLE
 // with the cause and the ledger refuses appends until reopened (its
@@ -107,9 +115,16 @@ struct SequencerStats {
   absl::Duration sign_time;       // checkpoint signing
   absl::Duration write_time;      // the synced WriteBatch (writing thread)
   absl::Duration answer_time;     // publishing and running callbacks (writing thread)
-  // Sequencing-thread wall time spent waiting for the writing thread to
-  // take a prepared batch (the writer was still busy with the previous one).
+  // Sequencing-thread wall time spent waiting for the hand-over slot to
+  // empty (a prepared batch was still waiting there while the writer wrote
+  // the one before), before taking new requests or handing a batch over.
   absl::Duration handoff_wait_time;
+  // CPU time (this thread's, CLOCK_THREAD_CPUTIME_ID) of the sequencing
+  // thread in Prepare (sequence + sign) and of the writing thread in
+  // Commit (write + answer): unlike the wall times above, not inflated
+  // when other processes take the cores.
+  absl::Duration sequence_cpu_time;
+  absl::Duration commit_cpu_time;
 };
 
 class Sequencer {
@@ -155,7 +170,8 @@ class Sequencer {
   std::unique_ptr<Batch> Prepare(std::vector<Request> requests);
   // Writing thread: writes, publishes, answers.
   void Commit(Batch& batch);
-  // Sequencing thread: hands `batch` over once the writer is idle.
+  // Sequencing thread: puts `batch` into the hand-over slot once it is
+  // free (the writer took the previous batch).
   void Handoff(std::unique_ptr<Batch> batch);
   // Sequencing thread: blocks until every handed batch is finished.
   void WaitDrained();
@@ -193,6 +209,12 @@ class Sequencer {
   mutable absl::Mutex mu_;
   std::deque<Request> queue_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  // Batches the writing thread finished (a copy of finished_seq_, updated
+  // after it, so the sequencing thread can wait on the queue and the writer
+  // at once), and batches handed (sequencing thread only; read in its own
+  // Await conditions under mu_).
+  uint64_t writer_finished_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t handed_count_ = 0;
   SequencerStats stats_ ABSL_GUARDED_BY(mu_);
 
   // The hand-over between the two threads.

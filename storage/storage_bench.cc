@@ -7,6 +7,10 @@
 //   storage_bench --method=runs ...        the earlier per-run method (batch 512)
 //   storage_bench --only=64 [--depth=2]    profiling: ledger runs only, with
 //                                          the sequencer's time per phase
+//   storage_bench --only=64 --timeline=40  ... and per run the pipeline's
+//                                          timeline (storage/batch_trace.h):
+//                                          the first 40 batches after the
+//                                          run's first second, and medians
 //
 // Default ("paired") method: per round, two fresh ledgers and one fresh raw
 // store are fed in alternating segments of 8 batches (ledger with 1 batch
@@ -48,6 +52,7 @@
 #include "rocksdb/write_batch.h"
 #include "core/util/bytes.h"
 #include "core/util/mutex_debug.h"
+#include "storage/batch_trace.h"
 #include "storage/ledger.h"
 #include "storage/schema.h"
 
@@ -69,6 +74,8 @@ struct Flags {
   std::string dir = "/tmp";
   bool sync = true;
   size_t only = 0;  // profile mode: only ledger runs of this batch size
+  size_t rows_only = 0;  // experiment: raw vs the schema's rows only, this batch size
+  size_t timeline = 0;  // profile mode: print the timeline of this many batches
 };
 
 Flags ParseFlags(int argc, char** argv) {
@@ -96,10 +103,14 @@ Flags ParseFlags(int argc, char** argv) {
       }
     } else if (auto o = value("only")) {
       if (!absl::SimpleAtoi(*o, &f.only)) f.only = 0;
+    } else if (auto ro = value("rows_only")) {
+      if (!absl::SimpleAtoi(*ro, &f.rows_only)) f.rows_only = 0;
+    } else if (auto tl = value("timeline")) {
+      if (!absl::SimpleAtoi(*tl, &f.timeline)) f.timeline = 0;
     } else if (auto s = value("sync")) {
       f.sync = *s != "0";
     } else {
-      std::fprintf(stderr, "usage: storage_bench [--runs=5] [--entries=20000] [--depth=2] [--method=paired|runs] [--dir=/tmp] [--sync=1] [--only=BATCH]\n");
+      std::fprintf(stderr, "usage: storage_bench [--runs=5] [--entries=20000] [--depth=2] [--method=paired|runs] [--dir=/tmp] [--sync=1] [--only=BATCH [--timeline=BATCHES]] [--rows_only=BATCH]\n");
       std::exit(2);
     }
   }
@@ -333,7 +344,11 @@ double RunRaw(const Flags& f, size_t n, size_t batch, size_t record_size, double
 // thread, so this is the schema's whole RocksDB cost, serialised), with the
 // same key patterns, written raw: the RocksDB cost of the schema without the
 // sequencer's work (checks, hashing, signing, Apply, answering).
-double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, double* cpu_us) {
+// With `defer_nodes`, the node rows go into the second (unsynced) batch
+// too: what the schema would cost if node rows were deferred like the
+// index rows (an experiment; the ledger does not do that).
+double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, double* cpu_us,
+                  bool defer_nodes = false) {
   const std::string dir = FreshDir(f);
   double rate = 0;
   {
@@ -362,7 +377,7 @@ double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, do
         while (node & 1) {  // the nodes of levels >= 1 that leaf i completes
           node >>= 1;
           ++level;
-          w.Put(d.handle(Cf::kNodes), NodeKey({level, node}), hash);
+          (defer_nodes ? index_rows : w).Put(d.handle(Cf::kNodes), NodeKey({level, node}), hash);
         }
         std::string event_id(16, '\0');
         for (char& c : event_id) c = static_cast<char>(rng());
@@ -552,6 +567,71 @@ LedgerRun RunConcurrent(const Flags& f, const note::NoteSigner& signer, const Wo
   return out;
 }
 
+// The pipeline's timeline (storage/batch_trace.h): per batch, µs from the
+// first printed batch's `taken`, and medians over the whole run of each
+// step and of the gaps where a thread waited.
+void PrintTimeline(const std::vector<BatchTimes>& all,
+                   const std::vector<std::pair<absl::Time, absl::Time>>& index_writes,
+                   size_t count) {
+  if (all.size() < 3) return;
+  // Skip the genesis batch and the first second (warm-up), if the run is long enough.
+  size_t first = 1;
+  while (first + count < all.size() && all[first].taken - all[1].taken < absl::Seconds(1)) ++first;
+  const absl::Time t0 = all[first].taken;
+  auto us = [&](absl::Time t) { return absl::ToDoubleMicroseconds(t - t0); };
+  std::printf("timeline (µs from batch %zu taken): batch requests queued-after | taken sequenced "
+              "handed write_start write_end answered | writer idle before write\n", first);
+  for (size_t i = first; i < std::min(all.size(), first + count); ++i) {
+    const BatchTimes& b = all[i];
+    const double idle = absl::ToDoubleMicroseconds(b.write_start - all[i - 1].answered);
+    std::printf("  %4zu %4llu %4llu | %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f | %7.0f\n", i,
+                static_cast<unsigned long long>(b.requests),
+                static_cast<unsigned long long>(b.queued), us(b.taken), us(b.sequenced),
+                us(b.handed), us(b.write_start), us(b.write_end), us(b.answered), idle);
+  }
+  std::vector<double> seq, handoff, to_write, write, answer, writer_idle, seq_idle, ready_before;
+  for (size_t i = 2; i < all.size(); ++i) {
+    const BatchTimes& b = all[i];
+    const BatchTimes& p = all[i - 1];
+    seq.push_back(absl::ToDoubleMicroseconds(b.sequenced - b.taken));
+    handoff.push_back(absl::ToDoubleMicroseconds(b.handed - b.sequenced));
+    to_write.push_back(absl::ToDoubleMicroseconds(b.write_start - b.handed));
+    write.push_back(absl::ToDoubleMicroseconds(b.write_end - b.write_start));
+    answer.push_back(absl::ToDoubleMicroseconds(b.answered - b.write_end));
+    // The writing thread between answering the previous batch and starting this write.
+    writer_idle.push_back(absl::ToDoubleMicroseconds(b.write_start - p.answered));
+    // The sequencing thread between handing the previous batch and taking this one.
+    seq_idle.push_back(absl::ToDoubleMicroseconds(b.taken - p.handed));
+    // How long before the writer was free this batch was sequenced (< 0: after).
+    ready_before.push_back(absl::ToDoubleMicroseconds(p.answered - b.sequenced));
+  }
+  std::printf("medians over %zu batches (µs): sequence+sign %.0f, hand-over wait %.0f, handed->write "
+              "%.0f, write %.0f, answer %.0f | writer idle between batches %.0f, sequencer idle "
+              "(handed prev -> taken) %.0f, next batch sequenced before the writer was free by %.0f\n",
+              seq.size(), Median(seq), Median(handoff), Median(to_write), Median(write),
+              Median(answer), Median(writer_idle), Median(seq_idle), Median(ready_before));
+  // Synced writes that began while an index write was in RocksDB (they
+  // queue behind it: RocksDB writes one group at a time here).
+  size_t behind = 0;
+  std::vector<double> index_us, left_us;
+  for (const auto& [start, end] : index_writes) index_us.push_back(absl::ToDoubleMicroseconds(end - start));
+  size_t j = 0;
+  for (size_t i = 1; i < all.size(); ++i) {
+    const absl::Time w = all[i].write_start;
+    while (j < index_writes.size() && index_writes[j].second <= w) ++j;
+    if (j < index_writes.size() && index_writes[j].first <= w) {
+      ++behind;
+      left_us.push_back(absl::ToDoubleMicroseconds(index_writes[j].second - w));
+    }
+  }
+  if (!index_us.empty()) {
+    std::printf("index writes: %zu, median %.0f µs; synced writes started while one was in "
+                "progress: %zu of %zu (median %.0f µs of it left)\n",
+                index_us.size(), Median(index_us), behind, all.size() - 1,
+                left_us.empty() ? 0.0 : Median(left_us));
+  }
+}
+
 int Main(int argc, char** argv) {
   trialog::DisableMutexDeadlockDetectionUnlessAsked();
   const Flags f = ParseFlags(argc, argv);
@@ -565,17 +645,44 @@ int Main(int argc, char** argv) {
   std::printf("signed %zu envelopes in %.2f s (not timed below)\n\n", f.entries,
               absl::ToDoubleSeconds(absl::Now() - t0));
 
+  if (f.rows_only > 0) {
+    // Interleaved: raw records, the ledger's rows (format 3), the same
+    // rows with the node rows deferred; medians of the rounds.
+    std::vector<double> raw, rows, deferred, raw_cpu, rows_cpu, deferred_cpu;
+    const size_t size = 440;  // about the bench's mean entry size
+    for (int r = 0; r < f.runs; ++r) {
+      double c = 0;
+      raw.push_back(RunRaw(f, f.entries, f.rows_only, size, &c));
+      raw_cpu.push_back(c);
+      rows.push_back(RunRawRows(f, f.entries, f.rows_only, size, &c));
+      rows_cpu.push_back(c);
+      deferred.push_back(RunRawRows(f, f.entries, f.rows_only, size, &c, true));
+      deferred_cpu.push_back(c);
+    }
+    std::printf("batch %zu, %zu records of %zu B, medians of %d: raw %.0f/s (%.1f CPU µs), "
+                "ledger rows %.0f/s (%.1f), ledger rows with node rows deferred %.0f/s (%.1f)\n",
+                f.rows_only, f.entries, size, f.runs, Median(raw), Median(raw_cpu), Median(rows),
+                Median(rows_cpu), Median(deferred), Median(deferred_cpu));
+    return 0;
+  }
   if (f.only > 0) {
     for (int r = 0; r < f.runs; ++r) {
+      BatchTrace trace(f.timeline > 0 ? f.entries : 0);
+      if (f.timeline > 0) BatchTrace::Install(&trace);
       LedgerRun l = RunLedger(f, signer, w, f.entries, f.only, f.depth, false);
+      BatchTrace::Install(nullptr);
+      if (f.timeline > 0) PrintTimeline(trace.batches(), trace.index_writes(), f.timeline);
       const SequencerStats& st = l.stats;
       const double per = 1e6 / std::max<uint64_t>(1, st.entries_appended);
       std::printf("batch %zu depth %d: %.0f appends/s, %.1f CPU µs/append; writer µs/entry: "
-                  "sequence %.1f, sign %.1f, write %.1f, answer %.1f\n",
+                  "sequence %.1f, sign %.1f, write %.1f, answer %.1f; thread CPU µs/entry: "
+                  "sequencing %.1f, writing %.1f\n",
                   f.only, f.depth, l.rate, l.cpu_us, absl::ToDoubleSeconds(st.sequence_time) * per,
                   absl::ToDoubleSeconds(st.sign_time) * per,
                   absl::ToDoubleSeconds(st.write_time) * per,
-                  absl::ToDoubleSeconds(st.answer_time) * per);
+                  absl::ToDoubleSeconds(st.answer_time) * per,
+                  absl::ToDoubleSeconds(st.sequence_cpu_time) * per,
+                  absl::ToDoubleSeconds(st.commit_cpu_time) * per);
     }
     return 0;
   }
@@ -652,12 +759,15 @@ int Main(int argc, char** argv) {
                 Median(closed_cpu), Median(deep_cpu), Median(raw_cpus), Median(rows_rates),
                 Median(rows_cpus));
     std::printf("       d>1 sequencer µs/entry (last round): sequence %.1f, sign %.1f, hand-over "
-                "wait %.1f | write %.1f, answer %.1f; %llu batches, largest %llu\n",
+                "wait %.1f | write %.1f, answer %.1f; thread CPU: sequencing %.1f, writing %.1f; "
+                "%llu batches, largest %llu\n",
                 absl::ToDoubleSeconds(st.sequence_time) * per,
                 absl::ToDoubleSeconds(st.sign_time) * per,
                 absl::ToDoubleSeconds(st.handoff_wait_time) * per,
                 absl::ToDoubleSeconds(st.write_time) * per,
                 absl::ToDoubleSeconds(st.answer_time) * per,
+                absl::ToDoubleSeconds(st.sequence_cpu_time) * per,
+                absl::ToDoubleSeconds(st.commit_cpu_time) * per,
                 static_cast<unsigned long long>(st.batches_written),
                 static_cast<unsigned long long>(st.largest_batch));
     std::fflush(stdout);
