@@ -325,7 +325,10 @@ struct Shared {
   }
 };
 
-enum class Mode { kUnary, kBatch, kStream };
+// kCheckpoint: unary GetCheckpoint calls, no append: the cost of one unary
+// round trip through gRPC and our server's handler plumbing on this machine,
+// the ceiling for unary appends (it is a read of the in-memory checkpoint).
+enum class Mode { kUnary, kBatch, kStream, kCheckpoint };
 
 AppendRun RunAppends(Mode mode, const std::string& target, const std::string& trial,
                      const std::vector<v1::SignedEnvelope>& pool, int clients, int batch,
@@ -348,7 +351,22 @@ AppendRun RunAppends(Mode mode, const std::string& target, const std::string& tr
         ++err;
         if (why.empty()) why = w;
       };
-      if (mode == Mode::kUnary) {
+      if (mode == Mode::kCheckpoint) {
+        while (absl::Now() < deadline) {
+          grpc::ClientContext ctx;
+          v1::GetCheckpointRequest req;
+          req.set_trial_id(trial);
+          v1::GetCheckpointResponse resp;
+          const absl::Time t0 = absl::Now();
+          grpc::Status s = stub.GetCheckpoint(&ctx, req, &resp);
+          lat.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+          if (s.ok()) {
+            ++ok;
+          } else {
+            fail(s.error_message());
+          }
+        }
+      } else if (mode == Mode::kUnary) {
         for (;;) {
           const size_t i = next.fetch_add(1);
           if (i >= pool.size() || absl::Now() >= deadline) break;
@@ -451,7 +469,7 @@ AppendRun RunAppends(Mode mode, const std::string& target, const std::string& tr
   r.latency_ms = std::move(shared.latency_ms);
   r.errors = shared.errors;
   r.first_error = shared.first_error;
-  if (next.load() >= pool.size()) {
+  if (mode != Mode::kCheckpoint && next.load() >= pool.size()) {
     Log("WARNING: the pre-signed pool ran out before the deadline; raise --max_events");
   }
   return r;
@@ -555,8 +573,9 @@ class RunCost {
     client_cpu_ = SelfCpuTime();
     commits_ = GroupCommits();
   }
-  // Puts the costs per durable append of the run into `row` (and its detail).
-  void Finish(uint64_t appends, Row& row) const {
+  // Puts the costs per durable append (or per `what`) of the run into `row`
+  // (and its detail).
+  void Finish(uint64_t appends, Row& row, absl::string_view what = "append") const {
     if (appends == 0) return;
     const double n = static_cast<double>(appends);
     row.server_cpu_us = absl::ToDoubleMicroseconds(CpuTime(d_.pid()) - server_cpu_) / n;
@@ -567,7 +586,7 @@ class RunCost {
       row.appends_per_commit = n / (now_commits - commits_);
       commits = absl::StrFormat(", %.1f appends per group commit", *row.appends_per_commit);
     }
-    row.detail += absl::StrFormat("; CPU per append: trialogd %.0f us, bench clients %.0f us%s",
+    row.detail += absl::StrFormat("; CPU per %s: trialogd %.0f us, bench clients %.0f us%s", what,
                                   *row.server_cpu_us, *row.client_cpu_us, commits);
   }
 
@@ -609,6 +628,7 @@ std::string ModeName(Mode m) {
     case Mode::kUnary: return "unary Append";
     case Mode::kBatch: return "AppendBatch";
     case Mode::kStream: return "AppendStream";
+    case Mode::kCheckpoint: return "gRPC unary ceiling: GetCheckpoint";
   }
   return "?";
 }
@@ -641,6 +661,23 @@ void RunGrpc(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     signed_so_far += n;
     return pool;
   };
+  // The unary round-trip ceiling first, on the same trialogd and connections
+  // as the append runs.
+  for (int c : f.clients) {
+    Log(absl::StrCat(ModeName(Mode::kCheckpoint), ", ", c, " clients, ", f.seconds, " s"));
+    const RunCost cost(*d);
+    AppendRun r = RunAppends(Mode::kCheckpoint, d->target(), trial, {}, c, 1, f.seconds);
+    Row row;
+    row.group = "ceiling";
+    row.name = absl::StrCat(ModeName(Mode::kCheckpoint), ", ", c, c == 1 ? " client" : " clients");
+    row.value = r.rate;
+    row.unit = "calls/s";
+    SetLatencies(row, r.latency_ms);
+    row.detail = "no append: one unary round trip through gRPC and the service";
+    if (r.errors > 0) row.detail += absl::StrCat("; ", r.errors, " errors, first: ", r.first_error);
+    cost.Finish(r.ok, row, "call");
+    rows.push_back(row);
+  }
   for (Mode mode : {Mode::kUnary, Mode::kBatch, Mode::kStream}) {
     for (int c : f.clients) {
       // Enough for the fastest plausible rate over the run.
@@ -1377,6 +1414,14 @@ void Judge(std::vector<Row>& rows) {
       if (p8 > 0) parts.push_back(absl::StrFormat("%.1f× PG(8)", r.value / p8));
       if (p1 > 0) parts.push_back(absl::StrFormat("%.1f× PG(1)", r.value / p1));
       if (w > 0) parts.push_back(absl::StrFormat("%.0f%% of raw WAL", 100 * r.value / w));
+      // Unary appends against unary no-append calls with as many clients.
+      if (absl::StartsWith(r.name, "unary Append, ")) {
+        const Row* ceiling = Find(rows, absl::StrCat(ModeName(Mode::kCheckpoint), ", ",
+                                                     r.name.substr(r.name.find(", ") + 2)));
+        if (ceiling != nullptr && ceiling->value > 0) {
+          parts.push_back(absl::StrFormat("%.0f%% of the unary gRPC ceiling", 100 * r.value / ceiling->value));
+        }
+      }
       r.versus = absl::StrJoin(parts, ", ");
     }
     if (r.group == "baseline" && absl::StartsWith(r.name, "PostgreSQL") && v > 0) {
