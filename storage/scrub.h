@@ -6,6 +6,12 @@
 // checkpoint's, and (optionally) the event-id and stream indexes with the
 // entries they point at.
 //
+// Threads: entries are read, parsed and leaf-hashed ahead of the walk on
+// ScrubOptions::workers helper threads (each reads its own blocks of
+// entries with its own iterator); the chain checks, the tree rebuild, the
+// node comparisons and on_entry run on the calling thread in index order,
+// so the report does not depend on the number of threads.
+//
 // Thread-safety: ScrubStore reads through a RocksDB snapshot, so it may run
 // while the ledger appends; it sees the store as of its start.
 
