@@ -11,7 +11,8 @@
 #   full   5 s per run, scale runs at 1M entries          (~10 min on 2 cores)
 #   10m    5 s per run, scale runs at 10M entries         (long: ~1-2 h to build the ledger)
 # Environment: BUILD_DIR (default build), BENCH_TMP (default /tmp; put it on the
-# disk you care about).
+# disk you care about), BENCH_SVG (where the chart of measured / target for every
+# target goes; default $BENCH_TMP/trialog-bench-targets.svg).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-quick}
@@ -24,6 +25,7 @@ case "$MODE" in
 esac
 BUILD_DIR=${BUILD_DIR:-build}
 TMP=${BENCH_TMP:-/tmp}
+SVG=${BENCH_SVG:-$TMP/trialog-bench-targets.svg}
 
 bash scripts/install-deps.sh --with-bench
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
@@ -59,7 +61,8 @@ echo "bench: PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127
 "$BUILD_DIR/tools/bench/trialog-bench" \
   --trialogd "$BUILD_DIR/server/trialogd" --trialog "$BUILD_DIR/tools/trialog" --tmp "$TMP" \
   --pgbench "$PGBIN/pgbench" --pg_port "$PGPORT" --pg_user bench --pg_db bench \
-  --pg_script bench/pg-baseline/insert_chain.sql "${ARGS[@]}" "$@"
+  --pg_script bench/pg-baseline/insert_chain.sql --svg_out "$SVG" "${ARGS[@]}" "$@"
+echo "bench: chart of every measured target (measured / target, 1 = met): $SVG" >&2
 
 # The baseline's own chain check (rows, bad hashes, bad links) after the runs.
 echo "bench: PostgreSQL chain check (rows|bad_hash|bad_link): $("${PSQL[@]}" -d bench -Atf bench/pg-baseline/verify.sql)" >&2

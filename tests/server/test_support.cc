@@ -1,9 +1,7 @@
 #include "tests/server/test_support.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,55 +20,18 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-
-extern char** environ;
+#include "tools/process/child_process.h"
 
 namespace trialog::testing {
 namespace {
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using process::ReadFileOrEmpty;
 
 absl::Status WriteText(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc | std::ios::binary);
   out << text;
   if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
   return absl::OkStatus();
-}
-
-// posix_spawn of argv with extra env; stdout+stderr to `out_file`.
-absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv,
-                            const std::vector<std::string>& extra_env,
-                            const std::string& out_file) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<std::string> env_store;
-  for (char** e = environ; *e != nullptr; ++e) env_store.emplace_back(*e);
-  for (const auto& e : extra_env) env_store.push_back(e);
-  std::vector<char*> env;
-  for (auto& e : env_store) env.push_back(e.data());
-  env.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                   0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), env.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return absl::InternalError(absl::StrCat("posix_spawn ", argv[0], ": ", rc));
-  return pid;
-}
-
-int ExitCode(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
 }
 
 int counter = 0;
@@ -134,13 +95,13 @@ absl::StatusOr<Certs> MakeCerts(const TempDir& dir) {
   if (rc != 0) return absl::InternalError("openssl failed to make test certificates");
   Certs c;
   c.ca_file = dir.File("ca.pem");
-  c.ca_pem = Slurp(c.ca_file);
+  c.ca_pem = ReadFileOrEmpty(c.ca_file);
   c.server_cert_file = dir.File("server.pem");
   c.server_key_file = dir.File("server.key");
-  c.client_cert_pem = Slurp(dir.File("client.pem"));
-  c.client_key_pem = Slurp(dir.File("client.key"));
-  c.other_client_cert_pem = Slurp(dir.File("other.pem"));
-  c.other_client_key_pem = Slurp(dir.File("other.key"));
+  c.client_cert_pem = ReadFileOrEmpty(dir.File("client.pem"));
+  c.client_key_pem = ReadFileOrEmpty(dir.File("client.key"));
+  c.other_client_cert_pem = ReadFileOrEmpty(dir.File("other.pem"));
+  c.other_client_key_pem = ReadFileOrEmpty(dir.File("other.key"));
   return c;
 }
 
@@ -168,62 +129,20 @@ absl::StatusOr<std::unique_ptr<Trialogd>> Trialogd::Start(const TempDir& dir,
                                                           std::vector<std::string> args,
                                                           const std::vector<std::string>& env) {
   const int n = ++counter;
-  const std::string ready = dir.File(absl::StrCat("ready.", n));
-  std::unique_ptr<Trialogd> d(new Trialogd());
-  d->stderr_file_ = dir.File(absl::StrCat("trialogd.", n, ".log"));
   args.insert(args.begin(), TrialogdPath());
-  args.push_back("--ready_file=" + ready);
-  absl::StatusOr<pid_t> pid = Spawn(args, env, d->stderr_file_);
-  if (!pid.ok()) return pid.status();
-  d->pid_ = *pid;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline) {
-    int status = 0;
-    if (waitpid(d->pid_, &status, WNOHANG) == d->pid_) {
-      d->pid_ = -1;
-      return absl::FailedPreconditionError(absl::StrCat(
-          "trialogd exited with ", ExitCode(status), ": ", Slurp(d->stderr_file_)));
-    }
-    if (std::filesystem::exists(ready)) {
-      for (absl::string_view line : absl::StrSplit(Slurp(ready), '\n')) {
-        std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
-        if (kv.first == "grpc_port") (void)absl::SimpleAtoi(kv.second, &d->port_);
-        if (kv.first == "metrics_port") (void)absl::SimpleAtoi(kv.second, &d->metrics_port_);
-      }
-      if (d->port_ != 0) return d;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return absl::DeadlineExceededError("trialogd did not become ready in 30 s");
+  absl::StatusOr<process::Daemon> d =
+      process::Daemon::Start(std::move(args),
+                             {.ready_file = dir.File(absl::StrCat("ready.", n)),
+                              .log_file = dir.File(absl::StrCat("trialogd.", n, ".log")),
+                              .timeout = absl::Seconds(30),
+                              .extra_env = env});
+  if (!d.ok()) return d.status();
+  return std::unique_ptr<Trialogd>(new Trialogd(*std::move(d)));
 }
 
-int Trialogd::Stop(int sig, absl::Duration timeout) {
-  if (pid_ < 0) return -1;
-  kill(pid_, sig);
-  const absl::Time deadline = absl::Now() + timeout;
-  int status = 0;
-  while (absl::Now() < deadline) {
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return ExitCode(status);
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  kill(pid_, SIGKILL);
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-  return -2;  // did not stop in time
-}
+int Trialogd::Stop(int sig, absl::Duration timeout) { return daemon_.Stop(sig, timeout); }
 
-std::string Trialogd::Stderr() const { return Slurp(stderr_file_); }
-
-Trialogd::~Trialogd() {
-  if (pid_ > 0) {
-    kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-  }
-}
+std::string Trialogd::Stderr() const { return ReadFileOrEmpty(daemon_.log_file()); }
 
 CliResult RunTrialogCli(const std::vector<std::string>& args) {
   std::string cmd = std::string(TRIALOG_BINARY_DIR) + "/tools/trialog";
@@ -245,12 +164,12 @@ RunResult RunTrialogd(const TempDir& dir, const std::vector<std::string>& args,
   std::vector<std::string> argv = args;
   argv.insert(argv.begin(), TrialogdPath());
   const std::string out = dir.File(absl::StrCat("run.", ++counter, ".log"));
-  absl::StatusOr<pid_t> pid = Spawn(argv, env, out);
+  absl::StatusOr<pid_t> pid = process::Spawn(argv, out, env);
   if (!pid.ok()) return r;
   int status = 0;
   waitpid(*pid, &status, 0);
-  r.exit_code = ExitCode(status);
-  r.output = Slurp(out);
+  r.exit_code = process::ExitCode(status);
+  r.output = ReadFileOrEmpty(out);
   return r;
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -17,6 +18,7 @@
 #include "client/client.h"
 #include "core/crypto/crypto.h"
 #include "core/ledger/entry.h"
+#include "tools/process/child_process.h"
 #include "trialog/v1/service.grpc.pb.h"
 
 namespace trialog::testing {
@@ -57,29 +59,29 @@ absl::StatusOr<Certs> MakeCerts(const TempDir& dir);
 // The trialogd binary of this build.
 std::string TrialogdPath();
 
-// A running trialogd.
+// A running trialogd (a process::Daemon started with this build's binary);
+// destroying it SIGKILLs a trialogd still running.
 class Trialogd {
  public:
-  // Starts trialogd with `args` (plus --ready_file) and waits until it
-  // serves. On early exit returns its stderr in the error.
+  // Starts trialogd with `args` (plus --ready_file) and this process's
+  // environment plus `env`, and waits (up to 30 s) until it serves. On
+  // early exit returns its stderr in the error.
   static absl::StatusOr<std::unique_ptr<Trialogd>> Start(const TempDir& dir,
                                                          std::vector<std::string> args,
                                                          const std::vector<std::string>& env = {});
-  ~Trialogd();  // SIGKILLs if still running
 
-  int port() const { return port_; }
-  int metrics_port() const { return metrics_port_; }
-  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
-  pid_t pid() const { return pid_; }
-  // Sends `sig` and waits for exit; returns the exit code (or 128+signal).
+  int port() const { return daemon_.port(); }
+  int metrics_port() const { return daemon_.metrics_port(); }
+  std::string target() const { return daemon_.target(); }
+  pid_t pid() const { return daemon_.pid(); }
+  // Sends `sig` and waits for exit (SIGKILL after `timeout`); returns the
+  // exit code (128 + signal when a signal ended it).
   int Stop(int sig, absl::Duration timeout = absl::Seconds(20));
-  std::string Stderr() const;
+  std::string Stderr() const;  // its stdout and stderr so far
 
  private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-  int metrics_port_ = 0;
-  std::string stderr_file_;
+  explicit Trialogd(process::Daemon daemon) : daemon_(std::move(daemon)) {}
+  process::Daemon daemon_;
 };
 
 // The flags of a test trialogd: data in dir/`data_subdir`, plaintext gRPC

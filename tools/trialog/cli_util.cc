@@ -143,6 +143,15 @@ void ProgressBar::Update(uint64_t done, uint64_t total) {
   std::fflush(stderr);
 }
 
+void ProgressBar::Clear() {
+  if (!enabled_ || finished_) return;
+  if (tty_ && last_draw_ != absl::InfinitePast()) {
+    std::fprintf(stderr, "\r\033[K");  // carriage return, erase to end of line
+    std::fflush(stderr);
+  }
+  last_draw_ = absl::InfinitePast();
+}
+
 void ProgressBar::Finish() {
   if (!enabled_ || finished_) return;
   finished_ = true;

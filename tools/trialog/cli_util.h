@@ -42,6 +42,10 @@ class ProgressBar {
   ~ProgressBar();
   // Redraws at most every 100 ms. `total` 0 = unknown.
   void Update(uint64_t done, uint64_t total);
+  // Erases the bar's line on a terminal, so that a message can be printed
+  // on a clean line; the next Update draws the bar again below it.
+  void Clear();
+  // Ends the bar (its last state stays on screen); later Updates draw nothing.
   void Finish();
 
  private:

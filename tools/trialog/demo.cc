@@ -176,7 +176,7 @@ void RegisterDemo(CLI::App& app, int* exit_code) {
       }
       absl::Status s = append(step.actor, e);
       if (step.expect_refused) {
-        bar.Finish();
+        bar.Clear();
         if (s.code() != absl::StatusCode::kFailedPrecondition ||
             s.message().find(step.expected_rule) == absl::string_view::npos) {
           return fail(kExitError, absl::StrCat("planted violation (", step.description,
