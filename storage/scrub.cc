@@ -41,45 +41,64 @@ class SnapshotGuard {
   const rocksdb::Snapshot* snapshot_;
 };
 
-// One entry as read by EntryFeed.
+// One entry as read by EntryFeed. Slots are recycled block by block, so
+// the strings and messages inside are reused across entries (a replay
+// allocates almost nothing per entry).
 struct Fed {
   bool present = false;
-  std::string leaf;  // leaf hash of the stored bytes (when present)
-  absl::StatusOr<ledger::ParsedEntry> parsed = absl::UnknownError("not read");
+  absl::Status status;         // of parsing (when present)
+  std::string leaf;            // leaf hash of the stored bytes, when they do not parse
+  ledger::ParsedEntry parsed;  // bytes always; the rest when present and status.ok()
+  // The leaf hash of the stored bytes. REQUIRES: present.
+  absl::string_view leaf_hash() const {
+    return status.ok() ? absl::string_view(parsed.leaf_hash) : absl::string_view(leaf);
+  }
 };
 
-// Reads entries [start, end) in index order through `snapshot` on its own
-// thread, parsing and hashing each, a few blocks ahead of the consumer.
+// Reads entries [start, end) in index order through `snapshot`, parsing
+// and hashing each, on `workers` threads a few blocks ahead of the
+// consumer. Worker w reads blocks w, w + workers, ... (its own iterator, one
+// Seek per block); leaf hashes and parses are independent per entry, so
+// only the consumer's chain checks and fold are sequential. Blocks live in
+// a ring of kSlots; the consumer releases a block only once it has moved two
+// blocks past it, so the entry before the current one stays valid.
 class EntryFeed {
  public:
-  EntryFeed(const Db& db, const rocksdb::Snapshot* snapshot, uint64_t start, uint64_t end)
+  EntryFeed(const Db& db, const rocksdb::Snapshot* snapshot, uint64_t start, uint64_t end,
+            int workers)
       : db_(db), snapshot_(snapshot), start_(start), end_(end) {
-    if (start_ < end_) thread_ = std::thread([this] { Run(); });
+    for (Slot& s : slots_) s.items.resize(kBlock);
+    if (start_ >= end_) return;
+    const uint64_t blocks = (end_ - start_ + kBlock - 1) / kBlock;
+    workers = static_cast<int>(std::max<uint64_t>(1, std::min<uint64_t>(workers, blocks)));
+    for (int w = 0; w < workers; ++w) threads_.emplace_back([this, w, workers] { Run(w, workers); });
   }
   ~EntryFeed() {
     {
       absl::MutexLock lock(&mu_);
       cancel_ = true;
     }
-    if (thread_.joinable()) thread_.join();
+    for (std::thread& t : threads_) t.join();
   }
 
-  // The next entry (the consumer may move from it); nullptr when reading
-  // failed (status()).
+  // The next entry; valid until the consumer has taken kBlock more entries
+  // after it. nullptr when reading failed (status()).
   Fed* Next() {
-    if (pos_ == current_.size()) {
+    if (current_ == nullptr || pos_ == current_->count) {
+      const uint64_t block = next_block_++;
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !ready_.empty() || done_; };
+      // Blocks < block - 1 are done with: the previous one stays readable.
+      released_ = block == 0 ? 0 : block - 1;
+      Slot& slot = slots_[block % kSlots];
+      auto ready = [this, &slot, block]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return slot.block == block || !status_.ok();
+      };
       mu_.Await(absl::Condition(&ready));
-      if (ready_.empty()) {
-        if (status_.ok()) status_ = absl::InternalError("entry feed ended early");
-        return nullptr;
-      }
-      current_ = std::move(ready_.front());
-      ready_.pop_front();
+      if (slot.block != block) return nullptr;
+      current_ = &slot;
       pos_ = 0;
     }
-    return &current_[pos_++];
+    return &current_->items[pos_++];
   }
   absl::Status status() {
     absl::MutexLock lock(&mu_);
@@ -87,58 +106,80 @@ class EntryFeed {
   }
 
  private:
-  static constexpr size_t kBlock = 256;
-  static constexpr size_t kMaxBlocks = 16;
+  static constexpr uint64_t kBlock = 512;
+  static constexpr uint64_t kSlots = 8;
+  struct Slot {
+    uint64_t block = ~uint64_t{0};  // the block held (when filled), guarded by mu_
+    size_t count = 0;
+    std::vector<Fed> items;
+  };
 
-  void Run() {
-    std::unique_ptr<rocksdb::Iterator> it = db_.NewIterator(Cf::kEntries, snapshot_);
-    it->Seek(rocksdb::Slice(EntryKey(start_)));
-    std::vector<Fed> block;
-    block.reserve(kBlock);
-    absl::Status status;
-    for (uint64_t i = start_; i < end_; ++i) {
-      const std::string key = EntryKey(i);
-      while (it->Valid() && View(it->key()) < absl::string_view(key)) it->Next();
-      if (!it->Valid()) {
-        status = FromRocks(it->status(), "scanning entries");
-        if (!status.ok()) break;
-      }
-      Fed& f = block.emplace_back();
-      f.present = it->Valid() && View(it->key()) == key;
-      if (f.present) {
-        const absl::string_view bytes = View(it->value());
-        f.parsed = ledger::ParseEntry(bytes);
-        f.leaf = f.parsed.ok() ? f.parsed->leaf_hash : merkle::HashLeaf(bytes);
-        it->Next();
-      }
-      if (block.size() == kBlock || i + 1 == end_) {
+  void Run(int w, int workers) {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    ro.fill_cache = false;             // a one-shot scan: do not evict what serving needs
+    ro.readahead_size = size_t{1} << 20;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_.rocks()->NewIterator(ro, db_.handle(Cf::kEntries)));
+    for (uint64_t block = static_cast<uint64_t>(w);; block += static_cast<uint64_t>(workers)) {
+      const uint64_t first = start_ + block * kBlock;
+      if (first >= end_) return;
+      const uint64_t count = std::min(kBlock, end_ - first);
+      Slot& slot = slots_[block % kSlots];
+      {
         absl::MutexLock lock(&mu_);
-        auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return ready_.size() < kMaxBlocks || cancel_;
+        auto room = [this, block]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return block < released_ + kSlots || cancel_;
         };
         mu_.Await(absl::Condition(&room));
         if (cancel_) return;
-        ready_.push_back(std::move(block));
-        block = std::vector<Fed>();
-        block.reserve(kBlock);
       }
+      absl::Status status = Fill(*it, first, count, slot);
+      absl::MutexLock lock(&mu_);
+      if (!status.ok()) {
+        if (status_.ok()) status_ = status;
+        return;
+      }
+      slot.count = count;
+      slot.block = block;
     }
-    absl::MutexLock lock(&mu_);
-    status_ = status;
-    done_ = true;
+  }
+
+  // Reads, parses and hashes entries [first, first + count) into `slot`.
+  absl::Status Fill(rocksdb::Iterator& it, uint64_t first, uint64_t count, Slot& slot) {
+    std::string key = EntryKey(first);
+    it.Seek(rocksdb::Slice(key));
+    for (uint64_t j = 0; j < count; ++j) {
+      const uint64_t i = first + j;
+      if (j > 0) key = EntryKey(i);
+      while (it.Valid() && View(it.key()) < absl::string_view(key)) it.Next();
+      if (!it.Valid()) TRIALOG_RETURN_IF_ERROR(FromRocks(it.status(), "scanning entries"));
+      Fed& f = slot.items[j];
+      f.present = it.Valid() && View(it.key()) == key;
+      if (!f.present) continue;
+      const rocksdb::Slice value = it.value();
+      f.parsed.bytes.assign(value.data(), value.size());
+      f.status = ledger::ParseEntryInto(f.parsed.bytes, &f.parsed);
+      if (!f.status.ok()) f.leaf = merkle::HashLeaf(f.parsed.bytes);
+      it.Next();
+    }
+    return absl::OkStatus();
   }
 
   const Db& db_;
   const rocksdb::Snapshot* snapshot_;
   const uint64_t start_, end_;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
   absl::Mutex mu_;
-  std::deque<std::vector<Fed>> ready_ ABSL_GUARDED_BY(mu_);
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  // A slot's contents belong to the worker filling it until slot.block is
+  // set, then to the consumer until released_ passes it.
+  Slot slots_[kSlots];
+  uint64_t released_ ABSL_GUARDED_BY(mu_) = 0;  // blocks below this may be refilled
   bool cancel_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   // Consumer side only.
-  std::vector<Fed> current_;
+  uint64_t next_block_ = 0;
+  Slot* current_ = nullptr;
   size_t pos_ = 0;
 };
 
@@ -167,9 +208,10 @@ class Scrubber {
     return v.status();
   }
 
-  // The stored node `id`, nullopt when absent. Nodes of one level must be
-  // asked for in increasing index order (one iterator per level).
-  absl::StatusOr<std::optional<std::string>> StoredNode(merkle::NodeId id);
+  // The stored node `id`, nullopt when absent; the view is valid until the
+  // next call for the same level. Nodes of one level must be asked for in
+  // increasing index order (one iterator per level, not copied out).
+  absl::StatusOr<std::optional<absl::string_view>> StoredNode(merkle::NodeId id);
 
   // Compares a node completed while rebuilding the tree with the stored one.
   absl::Status CompareNode(merkle::NodeId id, absl::string_view hash, uint64_t leaf_index,
@@ -189,7 +231,11 @@ class Scrubber {
   std::string checkpoint_root_;
   bool have_checkpoint_ = false;
 
-  std::vector<std::unique_ptr<rocksdb::Iterator>> level_its_;
+  struct LevelCursor {
+    std::unique_ptr<rocksdb::Iterator> it;
+    bool advance = false;  // the current row was returned: Next() before the next lookup
+  };
+  std::vector<LevelCursor> level_its_;
   uint64_t last_leaf_damage_ = kNone;  // highest index with leaf-level damage
   // While folding the last entry with no damage found before it: a node
   // that does not rebuild is blamed on that entry (nothing links to it).
@@ -202,24 +248,27 @@ class Scrubber {
   uint64_t indexed_ = ~uint64_t{0};
 };
 
-absl::StatusOr<std::optional<std::string>> Scrubber::StoredNode(merkle::NodeId id) {
+absl::StatusOr<std::optional<absl::string_view>> Scrubber::StoredNode(merkle::NodeId id) {
   if (id.level >= level_its_.size()) level_its_.resize(id.level + 1);
-  std::unique_ptr<rocksdb::Iterator>& it = level_its_[id.level];
+  LevelCursor& c = level_its_[id.level];
   const std::string want = NodeKey(id);
-  if (!it) {
-    it = db_.NewIterator(Cf::kNodes, snapshot_);
-    it->Seek(rocksdb::Slice(want));
+  if (!c.it) {
+    c.it = db_.NewIterator(Cf::kNodes, snapshot_);
+    c.it->Seek(rocksdb::Slice(want));
+  } else if (c.advance) {
+    c.it->Next();  // past the node returned by the previous call
   }
+  c.advance = false;
+  rocksdb::Iterator* it = c.it.get();
   while (it->Valid() && View(it->key()) < absl::string_view(want)) it->Next();
   if (!it->Valid()) {
     absl::Status s = FromRocks(it->status(), "scanning nodes");
     if (!s.ok()) return s;
-    return std::optional<std::string>();
+    return std::optional<absl::string_view>();
   }
-  if (View(it->key()) != want) return std::optional<std::string>();
-  std::string value(View(it->value()));
-  it->Next();
-  return std::optional<std::string>(std::move(value));
+  if (View(it->key()) != want) return std::optional<absl::string_view>();
+  c.advance = true;
+  return std::optional<absl::string_view>(View(it->value()));
 }
 
 absl::Status Scrubber::CompareNode(merkle::NodeId id, absl::string_view hash,
@@ -229,7 +278,7 @@ absl::Status Scrubber::CompareNode(merkle::NodeId id, absl::string_view hash,
   if (last_leaf_damage_ != kNone && last_leaf_damage_ >= first_leaf) {
     return absl::OkStatus();  // implied by the leaf damage below it
   }
-  absl::StatusOr<std::optional<std::string>> stored = StoredNode(id);
+  absl::StatusOr<std::optional<absl::string_view>> stored = StoredNode(id);
   if (!stored.ok()) return stored.status();
   ++report_.nodes_checked;
   if (stored->has_value() && **stored == hash) return absl::OkStatus();  // the common case
@@ -329,13 +378,16 @@ absl::Status Scrubber::Walk() {
   // checked, so a leaf's damage is known before the nodes above it are
   // compared (leaf hashes are not stored: entry i's prev_leaf_hash is what
   // binds entry i-1 before the nodes do).
+  // `parsed` points into the feed, which keeps it until the entry after
+  // next has been taken.
   struct Pending {
-    uint64_t index;
-    std::string leaf;
-    bool present;
-    std::optional<ledger::ParsedEntry> parsed;
+    uint64_t index = 0;
+    std::string leaf;  // reused: assigned, never reallocated
+    bool present = false;
+    const ledger::ParsedEntry* parsed = nullptr;
   };
-  std::optional<Pending> pending;
+  Pending pending_slot;
+  Pending* pending = nullptr;
   absl::Status node_status;
   // Deliver = call on_entry now; the last entry is delivered after the
   // root check, since only the root binds it.
@@ -346,7 +398,7 @@ absl::Status Scrubber::Walk() {
     });
     TRIALOG_RETURN_IF_ERROR(node_status);
     clean = clean && report_.damage_count == 0;
-    if (deliver && clean && p.parsed.has_value() && options_.on_entry) options_.on_entry(*p.parsed);
+    if (deliver && clean && p.parsed != nullptr && options_.on_entry) options_.on_entry(*p.parsed);
     if (options_.progress && (p.index + 1) % kProgressEvery == 0) {
       options_.progress(p.index + 1, size);
     }
@@ -355,14 +407,18 @@ absl::Status Scrubber::Walk() {
 
   // Reading, parsing and hashing run ahead on a helper thread (EntryFeed);
   // this thread checks links, rebuilds the tree and delivers in order.
-  EntryFeed feed(db_, snapshot_, start, size);
+  int workers = options_.workers;
+  if (workers <= 0) {
+    workers = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  }
+  EntryFeed feed(db_, snapshot_, start, size, workers);
   for (uint64_t i = start; i < size; ++i) {
     if (Stopped()) return absl::OkStatus();
     Fed* fed = feed.Next();
     if (fed == nullptr) return feed.status();
     const bool present = fed->present;
-    std::string leaf;
-    std::optional<ledger::ParsedEntry> parsed;
+    absl::string_view leaf;
+    const ledger::ParsedEntry* parsed = nullptr;
     if (!present) {
       last_leaf_damage_ = i;
       Add(DamageKind::kMissingEntry, i,
@@ -370,20 +426,19 @@ absl::Status Scrubber::Walk() {
       leaf = ledger::ZeroHash();  // placeholder; the nodes above it are not compared
     } else {
       ++report_.entries_checked;
-      absl::StatusOr<ledger::ParsedEntry>& p = fed->parsed;
-      if (!p.ok()) {
-        leaf = std::move(fed->leaf);
+      leaf = fed->leaf_hash();
+      if (!fed->status.ok()) {
         last_leaf_damage_ = i;
         Add(DamageKind::kUnparsableEntry, i,
-            absl::StrCat("entry ", i, " does not parse: ", p.status().message()));
+            absl::StrCat("entry ", i, " does not parse: ", fed->status.message()));
       } else {
-        leaf = p->leaf_hash;
+        const ledger::ParsedEntry* p = &fed->parsed;
         const v1::Entry& e = p->entry;
         if (e.index() != i) {
           Add(DamageKind::kChainBreak, i,
               absl::StrCat("entry at position ", i, " claims index ", e.index()));
         } else if (e.prev_leaf_hash() != prev_leaf && prev_present) {
-          if (i > 0 && pending.has_value() && pending->parsed.has_value()) {
+          if (i > 0 && pending != nullptr && pending->parsed != nullptr) {
             // Entry i-1's bytes (or this link) changed.
             last_leaf_damage_ = i - 1;
             Add(DamageKind::kHashMismatch, i - 1,
@@ -444,20 +499,24 @@ absl::Status Scrubber::Walk() {
                              row->has_value() ? HexEncode(**row) : "missing", ", want index ", i));
           }
         }
-        parsed = *std::move(p);
+        parsed = p;
       }
     }
 
-    if (pending.has_value()) TRIALOG_RETURN_IF_ERROR(fold(*pending, true));
-    pending = Pending{i, leaf, present, std::move(parsed)};
-    prev_leaf = std::move(leaf);
+    if (pending != nullptr) TRIALOG_RETURN_IF_ERROR(fold(*pending, true));
+    pending = &pending_slot;
+    pending->index = i;
+    pending->leaf.assign(leaf.data(), leaf.size());
+    pending->present = present;
+    pending->parsed = parsed;
+    prev_leaf.assign(leaf.data(), leaf.size());
     prev_present = present;
   }
   if (Stopped()) return absl::OkStatus();
   // The last entry is bound by no link: only the root binds it.
   const uint64_t damage_before_last = report_.damage_count;
   blame_last_leaf_ = damage_before_last == 0;
-  if (pending.has_value()) TRIALOG_RETURN_IF_ERROR(fold(*pending, false));
+  if (pending != nullptr) TRIALOG_RETURN_IF_ERROR(fold(*pending, false));
   blame_last_leaf_ = false;
   if (Stopped()) return absl::OkStatus();
 
@@ -481,7 +540,7 @@ absl::Status Scrubber::Walk() {
     }
     last_fold_mismatches_.clear();
   }
-  if (pending.has_value() && pending->parsed.has_value() && options_.on_entry &&
+  if (pending != nullptr && pending->parsed != nullptr && options_.on_entry &&
       report_.damage_count == 0 && !root_differs) {
     options_.on_entry(*pending->parsed);
   }

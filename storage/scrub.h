@@ -6,6 +6,12 @@
 // checkpoint's, and (optionally) the event-id and stream indexes with the
 // entries they point at.
 //
+// Threads: entries are read, parsed and leaf-hashed ahead of the walk on
+// ScrubOptions::workers helper threads (each reads its own blocks of
+// entries with its own iterator); the chain checks, the tree rebuild, the
+// node comparisons and on_entry run on the calling thread in index order,
+// so the report does not depend on the number of threads.
+//
 // Thread-safety: ScrubStore reads through a RocksDB snapshot, so it may run
 // while the ledger appends; it sees the store as of its start.
 
@@ -70,6 +76,11 @@ struct ScrubReport {
 struct ScrubOptions {
   bool check_indexes = true;   // also check event_ids, streams (and stream_heads empty)
   bool stop_at_first = false;  // stop walking at the first damage
+  // Threads that read, parse and hash entries ahead of the walk (the chain
+  // checks, the tree and on_entry stay on the calling thread, in index
+  // order); 0 = the machine's cores (at most 4). The report is the same for
+  // any value.
+  int workers = 0;
   // Called with (entries done, total) every few thousand entries and at the end.
   std::function<void(uint64_t done, uint64_t total)> progress;
   // Called with every entry, in index order, as long as no damage was found

@@ -6,6 +6,7 @@
 #include "core/ledger/batch.h"
 #include "core/merkle/merkle.h"
 #include "core/util/bytes.h"
+#include "core/util/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -71,6 +72,12 @@ std::string PeekEventId(absl::string_view envelope_bytes) {
 
 absl::StatusOr<v1::Envelope> ParseEnvelope(absl::string_view envelope_bytes) {
   v1::Envelope envelope;
+  TRIALOG_RETURN_IF_ERROR(ParseEnvelopeInto(envelope_bytes, &envelope));
+  return envelope;
+}
+
+absl::Status ParseEnvelopeInto(absl::string_view envelope_bytes, v1::Envelope* out) {
+  v1::Envelope& envelope = *out;
   if (envelope_bytes.empty()) return absl::InvalidArgumentError("envelope is empty");
   if (!envelope.ParseFromArray(envelope_bytes.data(), static_cast<int>(envelope_bytes.size()))) {
     return absl::InvalidArgumentError("envelope bytes are not a valid trialog.v1.Envelope");
@@ -102,11 +109,17 @@ absl::StatusOr<v1::Envelope> ParseEnvelope(absl::string_view envelope_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("observed_at.utc_offset_minutes ", offset, " is outside -840..840"));
   }
-  return envelope;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ParsedEntry> ParseEntry(absl::string_view bytes) {
   ParsedEntry parsed;
+  TRIALOG_RETURN_IF_ERROR(ParseEntryInto(bytes, &parsed));
+  return parsed;
+}
+
+absl::Status ParseEntryInto(absl::string_view bytes, ParsedEntry* out) {
+  ParsedEntry& parsed = *out;
   if (!parsed.entry.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::InvalidArgumentError("entry bytes are not a valid trialog.v1.Entry");
   }
@@ -121,15 +134,16 @@ absl::StatusOr<ParsedEntry> ParseEntry(absl::string_view bytes) {
   if (e.stream_version() == 0) {
     return absl::InvalidArgumentError(absl::StrCat("entry ", e.index(), ": stream_version is 0"));
   }
-  absl::StatusOr<v1::Envelope> envelope = ParseEnvelope(e.signed_envelope().envelope());
-  if (!envelope.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("entry ", e.index(), ": ", envelope.status().message()));
+  if (absl::Status s = ParseEnvelopeInto(e.signed_envelope().envelope(), &parsed.envelope);
+      !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("entry ", e.index(), ": ", s.message()));
   }
-  parsed.envelope = *std::move(envelope);
-  parsed.bytes = std::string(bytes);
-  parsed.leaf_hash = merkle::HashLeaf(bytes);
-  return parsed;
+  // `bytes` may be parsed.bytes itself (a caller recycling its buffers).
+  if (bytes.data() != parsed.bytes.data() || bytes.size() != parsed.bytes.size()) {
+    parsed.bytes.assign(bytes.data(), bytes.size());
+  }
+  parsed.leaf_hash = merkle::HashLeaf(parsed.bytes);
+  return absl::OkStatus();
 }
 
 absl::Status CheckChainLink(const ParsedEntry& e, uint64_t expected_index,

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "trialog/v1/ledger.pb.h"
@@ -43,10 +44,18 @@ std::string SerializeEntry(const v1::Entry& entry);
 // well-formed (32-byte prev hash, 64-byte signature, 16-byte event id).
 // INVALID_ARGUMENT (message names the field) on anything else.
 absl::StatusOr<ParsedEntry> ParseEntry(absl::string_view bytes);
+// As ParseEntry, into `*out`, reusing its buffers (a replay parses millions
+// of entries into a few recycled ParsedEntry objects instead of allocating
+// each one's strings and messages afresh). `bytes` may alias out->bytes.
+// On error *out is left in an unspecified (but valid) state.
+absl::Status ParseEntryInto(absl::string_view bytes, ParsedEntry* out);
 
 // Parses and checks the shape of envelope bytes as a client sent them:
 // trial and stream ids, event id length, actor principal id, an event set.
 absl::StatusOr<v1::Envelope> ParseEnvelope(absl::string_view envelope_bytes);
+// As ParseEnvelope, into `*out` (reusing its buffers); on error *out is
+// left unspecified.
+absl::Status ParseEnvelopeInto(absl::string_view envelope_bytes, v1::Envelope* out);
 
 // The event id (Envelope field 3) of serialised envelope bytes, read
 // without building the message: the last occurrence, as a full parse would
