@@ -36,7 +36,7 @@ struct LedgerSetOptions {
   uint64_t min_free_bytes = 0;  // per trial ledger; see storage::LedgerOptions
   // Projection snapshots; see storage::LedgerOptions.
   bool use_snapshot = true;
-  uint64_t snapshot_every_entries = 100000;
+  uint64_t snapshot_every_entries = 10000;
   absl::Duration snapshot_interval = absl::Minutes(5);
 };
 

@@ -63,9 +63,11 @@ ABSL_FLAG(bool, full_replay_on_open, false,
           "On start, ignore the trials' projection snapshots and replay and check every entry "
           "(re-hash, chain, stored Merkle nodes, signed root). Off: restore the latest snapshot "
           "signed by the ledger key and replay only the entries after it.");
-ABSL_FLAG(uint64_t, snapshot_every_entries, 100000,
+ABSL_FLAG(uint64_t, snapshot_every_entries, 10000,
           "Write a trial's projection snapshot every this many appended entries (0 = not by "
-          "count).");
+          "count), but not sooner after the previous one than 20 times the time that one took "
+          "(so snapshots cost at most ~5% of the writer's time as a trial's state grows). A "
+          "restart replays at most the entries since the last snapshot.");
 ABSL_FLAG(uint32_t, snapshot_interval_seconds, 300,
           "Write a trial's projection snapshot every this many seconds when it has new entries "
           "(0 = not by time). A snapshot is also written when a trial closes.");

@@ -45,7 +45,7 @@ struct TrialLedgerOptions {
   bool create_if_missing = false;
   // Projection snapshots; see storage::LedgerOptions.
   bool use_snapshot = true;
-  uint64_t snapshot_every_entries = 100000;
+  uint64_t snapshot_every_entries = 10000;
   absl::Duration snapshot_interval = absl::Minutes(5);
   // Where the operator's log lines go (refused appends, see RefusalLog);
   // stderr with a "trialogd: " prefix when unset.

@@ -226,7 +226,12 @@ void Ledger::SnapshotLoop() {
       if (stop_mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(200))) return;
     }
     const uint64_t n = size();
-    const bool due = (initial && n > last) || (every > 0 && n >= last + every) ||
+    // By count, at most one snapshot per snapshot_duty_factor x the last one's duration.
+    const SnapshotStats previous = snapshot_stats();
+    const absl::Duration rest = static_cast<int64_t>(options_.snapshot_duty_factor) *
+                                (previous.last_capture_time + previous.last_write_time);
+    const bool due_by_count = every > 0 && n >= last + every && absl::Now() - last_time >= rest;
+    const bool due = (initial && n > last) || due_by_count ||
                      (by_time && n > last && absl::Now() - last_time >= interval);
     if (!due) continue;
     initial = false;

@@ -75,7 +75,15 @@ struct LedgerOptions {
   bool use_snapshot = true;
   // A background thread writes a snapshot once this many entries were
   // appended since the last one (0 = never by count) ...
-  uint64_t snapshot_every_entries = 100000;
+  uint64_t snapshot_every_entries = 10000;
+  // ... but, by count, not sooner after the previous snapshot than this
+  // many times the time that one took (capture under the state lock plus
+  // hashing, signing and writing): snapshotting then costs at most about
+  // 1/snapshot_duty_factor of the writer's time however large the
+  // projections grow (a small state is snapshotted every
+  // snapshot_every_entries; a large one less often, with a longer tail to
+  // replay on open). 0 = no such limit.
+  uint32_t snapshot_duty_factor = 20;
   // ... or once this much time passed with new entries since the last one
   // (zero or infinite = never by time).
   absl::Duration snapshot_interval = absl::Minutes(5);

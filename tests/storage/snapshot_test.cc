@@ -293,6 +293,28 @@ TEST_F(SnapshotTest, PeriodicSnapshotsBoundTheReplayAfterACrash) {
   EXPECT_EQ(o->State(), reference_);
 }
 
+TEST_F(SnapshotTest, SnapshotsByCountAreSpacedByTheirOwnCost) {
+  // Ten entries every 250 ms (the writer thread polls every 200 ms) with a
+  // snapshot due every 10 entries: without the duty limit most rounds get
+  // one; with a limit of a million times the last snapshot's duration only
+  // the first is ever due by count.
+  auto snapshots_written = [&](uint32_t duty_factor) -> uint64_t {
+    LedgerOptions o = Options();
+    o.dir = absl::StrCat(dir_, "-duty", duty_factor);
+    o.snapshot_every_entries = 10;
+    o.snapshot_duty_factor = duty_factor;
+    std::unique_ptr<Opened> a = Open(o);
+    if (a == nullptr) return 0;
+    for (size_t at = 0; at < 80; at += 10) {
+      Append(*a, at, at + 10);
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+    return a->ledger->snapshot_stats().written;
+  };
+  EXPECT_GE(snapshots_written(0), 4u);
+  EXPECT_EQ(snapshots_written(1000000), 1u);
+}
+
 TEST_F(SnapshotTest, StoreWithoutSnapshotRowsOpensByFullReplay) {
   ASSERT_NO_FATAL_FAILURE(BuildStore(40));
   Edit([&](Db& db) {
