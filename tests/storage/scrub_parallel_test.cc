@@ -99,12 +99,7 @@ class ScrubParallelTest : public ::testing::Test {
   std::unique_ptr<Db> Copy() {
     const std::string dir = tmp_.path() + "/copy";
     std::filesystem::copy(built_->dir, dir, std::filesystem::copy_options::recursive);
-    DbOptions o;
-    o.dir = dir;
-    o.create_if_missing = false;
-    absl::StatusOr<std::unique_ptr<Db>> db = Db::Open(o);
-    EXPECT_TRUE(db.ok()) << db.status();
-    return db.ok() ? *std::move(db) : nullptr;
+    return OpenRawDb(dir);
   }
   Checkpointer MakeCheckpointer() {
     absl::StatusOr<Checkpointer> cp = Checkpointer::Create(&built_->signer, "");

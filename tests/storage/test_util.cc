@@ -157,7 +157,7 @@ absl::Status LedgerHarness::Open(LedgerOptions options) {
   return absl::OkStatus();
 }
 
-std::unique_ptr<Db> LedgerHarness::OpenRaw() const {
+std::unique_ptr<Db> OpenRawDb(const std::string& dir) {
   DbOptions o;
   o.dir = dir;
   o.create_if_missing = false;

@@ -77,6 +77,11 @@ class NoteRules : public ledger::StateMachine {
   std::string digest_ = std::string(32, '\0');
 };
 
+// The store in `dir` opened as a bare RocksDB (no ledger on it), for tests
+// that read or tamper with rows; null (and a test failure) if it does not
+// open.
+std::unique_ptr<Db> OpenRawDb(const std::string& dir);
+
 // A ledger in a temp dir with a real registry, NoteRules and a note signer.
 class LedgerHarness {
  public:
@@ -86,10 +91,8 @@ class LedgerHarness {
   // Closes and destroys the Ledger (the store stays).
   void Shut() { ledger.reset(); }
   LedgerOptions Options(LedgerOptions options = {}) const;
-  // The store opened as a bare RocksDB (the ledger must be Shut), for
-  // tests that tamper with rows; null (and a test failure) if it does not
-  // open.
-  std::unique_ptr<Db> OpenRaw() const;
+  // OpenRawDb(dir) (the ledger must be Shut).
+  std::unique_ptr<Db> OpenRaw() const { return OpenRawDb(dir); }
 
   TempDir tmp;
   std::string dir;
