@@ -22,6 +22,13 @@ using testing::LedgerHarness;
 using testing::NoteEvent;
 
 TEST(PipelineTest, TimelineIsOrderedDurableAndOverlapped) {
+  // Declared first, so destroyed last: the ledger's threads (which record
+  // into the trace) are joined, then the trace is uninstalled, even when an
+  // assertion ends the test early.
+  BatchTrace trace(1000);
+  struct Uninstall {
+    ~Uninstall() { BatchTrace::Install(nullptr); }
+  } uninstall;
   LedgerHarness h;
   LedgerOptions o;
   o.max_batch = 8;
@@ -36,7 +43,6 @@ TEST(PipelineTest, TimelineIsOrderedDurableAndOverlapped) {
       chunks[c].push_back(NoteEvent(h.admin, absl::StrCat("subject/", k % 5), absl::StrCat(c, "/", k)));
     }
   }
-  BatchTrace trace(1000);
   BatchTrace::Install(&trace);
   absl::Mutex mu;
   int answered = 0, failed = 0, not_durable = 0;
@@ -59,10 +65,23 @@ TEST(PipelineTest, TimelineIsOrderedDurableAndOverlapped) {
     auto all = [&] { return answered == kChunks * 8; };
     ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(60)));
   }
+  // The writer records a batch just after answering its callers: wait for
+  // the last record.
+  for (int i = 0; i < 2000 && trace.batches().size() < static_cast<size_t>(kChunks); ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  const SequencerStats st = h.ledger->sequencer_stats();
+  EXPECT_GT(st.sequence_cpu_time, absl::ZeroDuration());
+  EXPECT_GT(st.commit_cpu_time, absl::ZeroDuration());
+  // The state lock was given back once the queue ran dry and all was durable.
+  EXPECT_EQ(h.ledger->ReadState([&] { return h.rules->applied(); }), 1u + kChunks * 8);
+  EXPECT_EQ(h.ledger->size(), 1u + kChunks * 8);
+  // Every thread that may record into the trace (writer, indexer) is joined
+  // before it is uninstalled: it lives on this stack.
+  h.Shut();
   BatchTrace::Install(nullptr);
   EXPECT_EQ(failed, 0);
   EXPECT_EQ(not_durable, 0);
-  EXPECT_EQ(h.ledger->size(), 1u + kChunks * 8);
 
   const std::vector<BatchTimes> batches = trace.batches();
   ASSERT_EQ(batches.size(), static_cast<size_t>(kChunks));
@@ -88,11 +107,6 @@ TEST(PipelineTest, TimelineIsOrderedDurableAndOverlapped) {
   EXPECT_GT(overlapped, 0);
   EXPECT_FALSE(trace.index_writes().empty());
 
-  const SequencerStats st = h.ledger->sequencer_stats();
-  EXPECT_GT(st.sequence_cpu_time, absl::ZeroDuration());
-  EXPECT_GT(st.commit_cpu_time, absl::ZeroDuration());
-  // The state lock was given back once the queue ran dry and all was durable.
-  EXPECT_EQ(h.ledger->ReadState([&] { return h.rules->applied(); }), 1u + kChunks * 8);
 }
 
 }  // namespace
