@@ -68,6 +68,14 @@ std::string Describe(const ScrubReport& r) {
   return s;
 }
 
+// Whether `r` reports damage of `kind` at `index` (not necessarily first).
+bool Reports(const ScrubReport& r, DamageKind kind, uint64_t index) {
+  for (const Damage& d : r.damages) {
+    if (d.kind == kind && d.index == index) return true;
+  }
+  return false;
+}
+
 // A closed ledger of kSize entries, built once and copied for every case.
 class ScrubParallelTest : public ::testing::Test {
  protected:
@@ -212,13 +220,8 @@ TEST_F(ScrubParallelTest, SwappedEntries) {
   // at the lowest index is that node's, at its first leaf.
   const ScrubReport r = WalkAll(*db);
   ExpectFirst(r, 0, DamageKind::kNodeMismatch);
-  bool break_511 = false, break_512 = false;
-  for (const Damage& d : r.damages) {
-    break_511 |= d.kind == DamageKind::kChainBreak && d.index == 511;
-    break_512 |= d.kind == DamageKind::kChainBreak && d.index == 512;
-  }
-  EXPECT_TRUE(break_511);
-  EXPECT_TRUE(break_512);
+  EXPECT_TRUE(Reports(r, DamageKind::kChainBreak, 511)) << Describe(r);
+  EXPECT_TRUE(Reports(r, DamageKind::kChainBreak, 512)) << Describe(r);
 }
 
 TEST_F(ScrubParallelTest, ChangedInteriorNode) {
@@ -261,13 +264,8 @@ TEST_F(ScrubParallelTest, SeveralDamagesInSeveralBlocks) {
   Put(*db, Cf::kEntries, EntryKey(700), bytes);
   const ScrubReport r = WalkAll(*db);
   ExpectFirst(r, 700, DamageKind::kHashMismatch);
-  bool missing = false, unparsable = false;
-  for (const Damage& d : r.damages) {
-    missing |= d.kind == DamageKind::kMissingEntry && d.index == 2100;
-    unparsable |= d.kind == DamageKind::kUnparsableEntry && d.index == 1600;
-  }
-  EXPECT_TRUE(missing);
-  EXPECT_TRUE(unparsable);
+  EXPECT_TRUE(Reports(r, DamageKind::kMissingEntry, 2100)) << Describe(r);
+  EXPECT_TRUE(Reports(r, DamageKind::kUnparsableEntry, 1600)) << Describe(r);
 }
 
 }  // namespace
