@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -34,7 +35,10 @@ absl::Status WriteText(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
-int counter = 0;
+// Distinct names and channel arguments; tests call the helpers from
+// several threads at once (server_test's concurrent appenders each make a
+// PlainStub), so the counter is atomic.
+std::atomic<int> counter{0};
 
 }  // namespace
 
