@@ -37,12 +37,12 @@ def accesses(report):
 def doer(frames):
     """The frame that made the access: the top one, or the caller of an
     interceptor (a top frame without a C++ scope, e.g. memcpy, free); through
-    standard-library and abseil templates (compiled into our binaries) up to
-    the code that used them."""
+    standard-library and abseil templates compiled into our binaries (not
+    those in a shared library) up to the code that used them."""
     i = 0
     if "::" not in frames[0].split()[1] and len(frames) > 1:
         i = 1
-    while i + 1 < len(frames) and re.match(
+    while i + 1 < len(frames) and ".so" not in frames[i] and re.match(
             r"#\d+ (?:void |bool )?(std::|__gnu_cxx::|absl::)", frames[i]):
         i += 1
     return frames[i]

@@ -33,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/internal/kernel_timeout.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -260,4 +261,20 @@ TRIALOG_ENTRY(void*, TsanRocksMergeBatch,
   void* r = real(status_out, db, group, tmp_batch, merged, write_with_wal, to_be_cached_state);
   __tsan_ignore_thread_end();
   return r;
+}
+
+// absl::Status's reference count: Ref is inline (instrumented) but the
+// decrement and the delete of the shared StatusRep are in
+// libabsl_status.so, so TSan saw a Status copied to another thread (e.g. a
+// handler's answer read by gRPC's writer) freed by the last owner with no
+// happens-before from the other owners' reads (first seen: trialogd's
+// AppendStream reader dropping its copy of an error while the writer thread
+// read the message). The same function as abseil 20220623's status.cc,
+// compiled here with TSan, so the acquire/release on `ref` is seen.
+void absl::Status::UnrefNonInlined(uintptr_t rep) {
+  status_internal::StatusRep* r = RepToPointer(rep);
+  if (r->ref.load(std::memory_order_acquire) == 1 ||
+      r->ref.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) {
+    delete r;
+  }
 }
