@@ -972,6 +972,16 @@ TEST_F(ServerLifecycleTest, SigtermFinishesInFlightAppendsAndRestartResumes) {
       }
     });
   }
+  // The first acknowledgement before the signal (under ThreadSanitizer on a
+  // busy machine it can take longer than the half second below; bounded
+  // by 30 s), then more appends in flight.
+  for (int i = 0; i < 600; ++i) {
+    {
+      absl::MutexLock lock(&mu);
+      if (!acknowledged.empty()) break;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   absl::SleepFor(absl::Milliseconds(500));
   const int port = (*d)->port();
   EXPECT_EQ((*d)->Stop(SIGTERM), 0) << (*d)->Stderr();
