@@ -73,6 +73,18 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const std::shared_ptr<rocksdb::Cac
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   }
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  if (cf == Cf::kEventIds || cf == Cf::kStreams || cf == Cf::kNodes) {
+    // New rows land all over these families' key space (random ids; one
+    // stream per subject; one key range per tree level), so every level-0
+    // file overlaps the whole of level 1 and each level-0 compaction
+    // rewrites all of it. With RocksDB's default 256 MB level 1 that was
+    // the whole family at 10M entries (streams: 130 MB, 11 s of CPU per
+    // compaction, ~50 us of compaction CPU per appended entry in all). A
+    // small level 1 of small files keeps each compaction small; the data
+    // settles in the levels below, each 10x the one above.
+    o.max_bytes_for_level_base = 32 << 20;
+    o.target_file_size_base = 8 << 20;
+  }
   switch (cf) {
     case Cf::kEntries:
       // Written once in key order, read in ranges: every insert continues
@@ -128,8 +140,10 @@ rocksdb::DBOptions MakeDbOptions(const DbOptions& options, bool creating) {
   // RocksDB's default (4 x the sum of all write buffers, ~3 GB here), it
   // kept every log file alive: at 10M entries a SIGKILL restart re-read
   // gigabytes of log. Past this size RocksDB flushes the families that pin
-  // the oldest log (mostly the small ones) and deletes it.
-  o.max_total_wal_size = 64 << 20;
+  // the oldest log (mostly the small ones) and deletes it. At 64 MB the
+  // SIGKILL restart of a 12M-entry ledger spent 0.8-1.0 s in RocksDB's
+  // recovery of that log; at 32 MB, 0.4-0.5 s (docs/PERFORMANCE.md, session 7).
+  o.max_total_wal_size = 32 << 20;
   // Insert hints need non-concurrent memtable writes (RocksDB then inserts
   // one write group at a time, whichever thread wrote it: the sequencer's
   // writing thread or the indexer). enable_pipelined_write was measured

@@ -262,9 +262,11 @@ TEST_F(ServerTest, TamperedBytesAreUnauthenticated) {
   v1::SignedEnvelope se = Note(trial, admin, "trial", "dose 280 mg/m2");
   v1::SignedEnvelope tampered = se;
   std::string bytes = tampered.envelope();
-  size_t at = bytes.find("280");
+  // Found by the whole phrase: the trial id holds the test's pid, which
+  // may contain "280" too (this test failed once in a full ctest run).
+  const size_t at = bytes.find("dose 280");
   ASSERT_NE(at, std::string::npos);
-  bytes[at] = '9';  // still parses, says 980
+  bytes[at + 5] = '9';  // still parses, says 980
   tampered.set_envelope(bytes);
   grpc::Status s = AppendRaw(trial, tampered);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
