@@ -23,8 +23,8 @@
 // from being annotated twice.
 //
 // Tied to abseil 20220623 as Debian 12 ships it (inline namespace debian3;
-// mutex word bit 0x8 = held by a writer). scripts/tsan.sh checks that the
-// symbols exist before it trusts a run.
+// mutex word bit 0x8 = held by a writer): a wrapper whose library symbol is
+// missing aborts the process on first use rather than run unannotated.
 
 #include <dlfcn.h>
 #include <sanitizer/tsan_interface.h>
@@ -235,6 +235,58 @@ TRIALOG_ENTRY(void, TsanMutexDestroy2, "_ZN4absl7debian35MutexD2Ev", Mutex* mu) 
   TRIALOG_REAL(void (*)(Mutex*), "_ZN4absl7debian35MutexD2Ev");
   __tsan_mutex_destroy(mu, 0);
   real(mu);
+}
+
+// absl::Notification: WaitForNotification returns at once, without taking
+// the mutex, when an uninstrumented atomic says Notify already ran; TSan then
+// saw no happens-before from the notifier (found with a test program: a
+// value written before Notify, read after WaitForNotification, reported as a
+// race in about one run in three). Notify releases and every successful wait
+// acquires the notification's address.
+TRIALOG_ENTRY(void, TsanNotify, "_ZN4absl7debian312Notification6NotifyEv", void* n) {
+  TRIALOG_REAL(void (*)(void*), "_ZN4absl7debian312Notification6NotifyEv");
+  __tsan_release(n);
+  real(n);
+}
+TRIALOG_ENTRY(void, TsanWaitForNotification,
+              "_ZNK4absl7debian312Notification19WaitForNotificationEv", const void* n) {
+  TRIALOG_REAL(void (*)(const void*), "_ZNK4absl7debian312Notification19WaitForNotificationEv");
+  real(n);
+  __tsan_acquire(const_cast<void*>(n));
+}
+TRIALOG_ENTRY(bool, TsanWaitForNotificationWithTimeout,
+              "_ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE",
+              const void* n, Duration d) {
+  TRIALOG_REAL(bool (*)(const void*, Duration),
+               "_ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE");
+  const bool r = real(n, d);
+  if (r) __tsan_acquire(const_cast<void*>(n));
+  return r;
+}
+TRIALOG_ENTRY(bool, TsanWaitForNotificationWithDeadline,
+              "_ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0_4TimeE",
+              const void* n, Time t) {
+  TRIALOG_REAL(bool (*)(const void*, Time),
+               "_ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0_4TimeE");
+  const bool r = real(n, t);
+  if (r) __tsan_acquire(const_cast<void*>(n));
+  return r;
+}
+
+// absl::BlockingCounter: every DecrementCount but the last touches only an
+// uninstrumented atomic count, so what those callers wrote before it was
+// not ordered before Wait's return (storage::Ledger::AppendAll waits so for
+// answers). Each decrement releases, Wait acquires, the counter's address.
+TRIALOG_ENTRY(bool, TsanDecrementCount, "_ZN4absl7debian315BlockingCounter14DecrementCountEv",
+              void* c) {
+  TRIALOG_REAL(bool (*)(void*), "_ZN4absl7debian315BlockingCounter14DecrementCountEv");
+  __tsan_release(c);
+  return real(c);
+}
+TRIALOG_ENTRY(void, TsanBlockingCounterWait, "_ZN4absl7debian315BlockingCounter4WaitEv", void* c) {
+  TRIALOG_REAL(void (*)(void*), "_ZN4absl7debian315BlockingCounter4WaitEv");
+  real(c);
+  __tsan_acquire(c);
 }
 
 // RocksDB's write group (not abseil, but the same blind spot): the leader
