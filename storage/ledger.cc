@@ -433,8 +433,8 @@ absl::StatusOr<std::vector<std::string>> Ledger::InclusionProof(uint64_t index,
                                                                 uint64_t tree_size) const {
   TRIALOG_RETURN_IF_ERROR(CheckSize(tree_size));
   // One RocksDB Get per node below the in-memory levels: at 10M entries a
-  // single MultiGet for them (NodeStore::Prefetch) measured 7-8% slower
-  // (p50 +3-13% in every run, docs/PERFORMANCE.md "10M").
+  // single MultiGet for them measured 7-8% slower (p50 +3-13% in every run,
+  // docs/PERFORMANCE.md "10M"), warm or cold, so it was removed.
   return merkle::InclusionProof(*nodes_, index, tree_size);
 }
 

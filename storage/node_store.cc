@@ -153,69 +153,6 @@ absl::StatusOr<std::string> NodeStore::GetNode(merkle::NodeId id) const {
   return value;
 }
 
-absl::StatusOr<PrefetchedNodes> NodeStore::Prefetch(
-    const std::vector<merkle::Range>& ranges) const {
-  PrefetchedNodes out(this);
-  std::vector<merkle::NodeId> missing;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    for (const merkle::Range& range : ranges) {
-      for (const merkle::NodeId& id : merkle::PerfectNodes(range)) {
-        std::string hash;
-        if (FromMemory(id, &hash)) {
-          out.ids_.push_back(id);
-          out.hashes_.push_back(std::move(hash));
-        } else {
-          missing.push_back(id);
-        }
-      }
-    }
-  }
-  if (missing.empty()) return out;
-  std::vector<std::string> keys;
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
-  keys.reserve(missing.size());
-  cfs.reserve(missing.size());
-  for (const merkle::NodeId& id : missing) {
-    keys.push_back(id.level == 0 ? EntryKey(id.index) : NodeKey(id));
-    cfs.push_back(db_->handle(id.level == 0 ? Cf::kEntries : Cf::kNodes));
-  }
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::PinnableSlice> values(missing.size());
-  std::vector<rocksdb::Status> statuses(missing.size());
-  db_->rocks()->MultiGet(rocksdb::ReadOptions(), missing.size(), cfs.data(), slices.data(),
-                         values.data(), statuses.data());
-  for (size_t i = 0; i < missing.size(); ++i) {
-    const merkle::NodeId id = missing[i];
-    if (statuses[i].IsNotFound()) {
-      return absl::NotFoundError(
-          id.level == 0
-              ? absl::StrCat(NodeName(id), " is not in the store: entry ", id.index, " is missing")
-              : absl::StrCat(NodeName(id), " is not in the store"));
-    }
-    TRIALOG_RETURN_IF_ERROR(FromRocks(statuses[i], absl::StrCat("reading ", NodeName(id))));
-    const absl::string_view value(values[i].data(), values[i].size());
-    if (id.level == 0) {
-      out.hashes_.push_back(merkle::HashLeaf(value));
-    } else {
-      if (value.size() != merkle::kHashSize) {
-        return absl::DataLossError(absl::StrCat(NodeName(id), " holds ", value.size(),
-                                                " bytes, want a 32-byte hash"));
-      }
-      out.hashes_.emplace_back(value);
-    }
-    out.ids_.push_back(id);
-  }
-  return out;
-}
-
-absl::StatusOr<std::string> PrefetchedNodes::GetNode(merkle::NodeId id) const {
-  for (size_t i = 0; i < ids_.size(); ++i) {
-    if (ids_[i] == id) return hashes_[i];
-  }
-  return store_->GetNode(id);
-}
-
 void NodeStore::Publish(const std::vector<std::pair<merkle::NodeId, std::string>>& nodes) {
   absl::MutexLock lock(&mu_);
   for (const auto& [id, hash] : nodes) {

@@ -35,24 +35,6 @@
 
 namespace trialog::storage {
 
-class NodeStore;
-
-// The nodes one proof needs, read at once (NodeStore::Prefetch): a
-// NodeSource answering those from memory and any other from the store.
-// Small (a proof has at most ~2 x 64 nodes): lookups are a linear scan.
-// Valid while its NodeStore lives; not thread-safe (one proof at a time).
-class PrefetchedNodes : public merkle::NodeSource {
- public:
-  absl::StatusOr<std::string> GetNode(merkle::NodeId id) const override;
-
- private:
-  friend class NodeStore;
-  explicit PrefetchedNodes(const NodeStore* store) : store_(store) {}
-  const NodeStore* store_;
-  std::vector<merkle::NodeId> ids_;
-  std::vector<std::string> hashes_;  // hashes_[i] is node ids_[i], 32 bytes
-};
-
 class NodeStore : public merkle::NodeSource {
  public:
   static constexpr uint32_t kCacheMinLevel = 8;
@@ -88,13 +70,6 @@ class NodeStore : public merkle::NodeSource {
   // entry): NOT_FOUND when absent, DATA_LOSS when malformed. The caller
   // bounds `id` by the durable tree size.
   absl::StatusOr<std::string> GetNode(merkle::NodeId id) const override;
-
-  // Reads every perfect node of `ranges` (as merkle::PerfectNodes splits
-  // them) that is not in memory with ONE RocksDB MultiGet over the nodes
-  // and entries column families (one consistent view), instead of one Get
-  // per node. Errors as GetNode (NOT_FOUND / DATA_LOSS naming the node).
-  // The caller bounds the ranges by the durable tree size.
-  absl::StatusOr<PrefetchedNodes> Prefetch(const std::vector<merkle::Range>& ranges) const;
 
   // Adds nodes that are now durable. Nodes of one level must arrive in
   // index order (CompactTree completes them so); others are ignored. Only

@@ -80,22 +80,17 @@ std::string Mth(const std::vector<std::string>& leaves, size_t begin, size_t end
 class BulkImportTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    absl::StatusOr<LedgerKey> key = MakeLedgerKey(*dir_, kLedgerName);
-    ASSERT_TRUE(key.ok()) << key.status();
-    key_ = new LedgerKey(*key);
-    absl::StatusOr<std::unique_ptr<Trialogd>> d = Trialogd::Start(
-        *dir_, PlainTrialogdArgs(*dir_, *key_));
-    ASSERT_TRUE(d.ok()) << d.status();
-    server_ = d->release();
+    absl::StatusOr<std::unique_ptr<SuiteTrialogd>> s = SuiteTrialogd::Start(kLedgerName);
+    ASSERT_TRUE(s.ok()) << s.status();
+    suite_ = s->release();
+    dir_ = &suite_->dir();
+    key_ = &suite_->key();
+    server_ = &suite_->server();
   }
   static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Stderr();
-    }
-    delete server_;
-    delete key_;
-    delete dir_;
+    delete suite_;
+    suite_ = nullptr;
+    server_ = nullptr;
   }
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
@@ -180,8 +175,9 @@ class BulkImportTest : public ::testing::Test {
     return "";
   }
 
+  static SuiteTrialogd* suite_;
   static TempDir* dir_;
-  static LedgerKey* key_;
+  static const LedgerKey* key_;
   static Trialogd* server_;
   static int counter_;
   std::unique_ptr<v1::LedgerService::Stub> ledger_;
@@ -193,8 +189,9 @@ class BulkImportTest : public ::testing::Test {
   Principal dm_ = MakePrincipal("dm-1", v1::ROLE_DATA_MANAGER);
 };
 
+SuiteTrialogd* BulkImportTest::suite_ = nullptr;
 TempDir* BulkImportTest::dir_ = nullptr;
-LedgerKey* BulkImportTest::key_ = nullptr;
+const LedgerKey* BulkImportTest::key_ = nullptr;
 Trialogd* BulkImportTest::server_ = nullptr;
 int BulkImportTest::counter_ = 0;
 

@@ -42,22 +42,17 @@ constexpr char kLedgerName[] = "trialog.test";
 class ServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    absl::StatusOr<LedgerKey> key = MakeLedgerKey(*dir_, kLedgerName);
-    ASSERT_TRUE(key.ok()) << key.status();
-    key_ = new LedgerKey(*key);
-    absl::StatusOr<std::unique_ptr<Trialogd>> d = Trialogd::Start(
-        *dir_, PlainTrialogdArgs(*dir_, *key_, {"--metrics_listen=127.0.0.1:0"}));
-    ASSERT_TRUE(d.ok()) << d.status();
-    server_ = d->release();
+    absl::StatusOr<std::unique_ptr<SuiteTrialogd>> s = SuiteTrialogd::Start(kLedgerName, {"--metrics_listen=127.0.0.1:0"});
+    ASSERT_TRUE(s.ok()) << s.status();
+    suite_ = s->release();
+    dir_ = &suite_->dir();
+    key_ = &suite_->key();
+    server_ = &suite_->server();
   }
   static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Stderr();
-    }
-    delete server_;
-    delete key_;
-    delete dir_;
+    delete suite_;
+    suite_ = nullptr;
+    server_ = nullptr;
   }
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
@@ -146,15 +141,17 @@ class ServerTest : public ::testing::Test {
     return *std::move(c);
   }
 
+  static SuiteTrialogd* suite_;
   static TempDir* dir_;
-  static LedgerKey* key_;
+  static const LedgerKey* key_;
   static Trialogd* server_;
   static std::atomic<int> trial_counter_;
   std::unique_ptr<v1::LedgerService::Stub> stub_;
 };
 
+SuiteTrialogd* ServerTest::suite_ = nullptr;
 TempDir* ServerTest::dir_ = nullptr;
-LedgerKey* ServerTest::key_ = nullptr;
+const LedgerKey* ServerTest::key_ = nullptr;
 Trialogd* ServerTest::server_ = nullptr;
 std::atomic<int> ServerTest::trial_counter_{0};
 

@@ -129,6 +129,25 @@ std::vector<std::string> PlainTrialogdArgs(const TempDir& dir, const LedgerKey& 
   return args;
 }
 
+absl::StatusOr<std::unique_ptr<SuiteTrialogd>> SuiteTrialogd::Start(
+    const std::string& ledger_name, const std::vector<std::string>& extra) {
+  std::unique_ptr<SuiteTrialogd> s(new SuiteTrialogd());
+  absl::StatusOr<LedgerKey> key = MakeLedgerKey(s->dir_, ledger_name);
+  if (!key.ok()) return key.status();
+  s->key_ = *std::move(key);
+  absl::StatusOr<std::unique_ptr<Trialogd>> d =
+      Trialogd::Start(s->dir_, PlainTrialogdArgs(s->dir_, s->key_, extra));
+  if (!d.ok()) return d.status();
+  s->server_ = *std::move(d);
+  return s;
+}
+
+SuiteTrialogd::~SuiteTrialogd() {
+  if (server_ != nullptr) {
+    EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Stderr();
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Trialogd>> Trialogd::Start(const TempDir& dir,
                                                           std::vector<std::string> args,
                                                           const std::vector<std::string>& env) {

@@ -91,6 +91,27 @@ std::vector<std::string> PlainTrialogdArgs(const TempDir& dir, const LedgerKey& 
                                            const std::vector<std::string>& extra = {},
                                            const std::string& data_subdir = "data");
 
+// One trialogd shared by a whole test suite: a fresh temp dir, a ledger key
+// made in it for `ledger_name`, and the server started with
+// PlainTrialogdArgs(dir, key, extra). Destroying it stops the server with
+// SIGTERM and EXPECTs a clean exit (its output in the failure message).
+class SuiteTrialogd {
+ public:
+  static absl::StatusOr<std::unique_ptr<SuiteTrialogd>> Start(
+      const std::string& ledger_name, const std::vector<std::string>& extra = {});
+  ~SuiteTrialogd();
+
+  TempDir& dir() { return dir_; }
+  const LedgerKey& key() const { return key_; }
+  Trialogd& server() { return *server_; }
+
+ private:
+  SuiteTrialogd() = default;
+  TempDir dir_;
+  LedgerKey key_;
+  std::unique_ptr<Trialogd> server_;
+};
+
 // Runs trialogd to completion with `args`; returns exit code and stderr+stdout.
 struct RunResult {
   int exit_code = -1;

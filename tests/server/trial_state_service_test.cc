@@ -36,22 +36,17 @@ constexpr char kLedgerName[] = "trialog.state";
 class TrialStateServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    absl::StatusOr<LedgerKey> key = MakeLedgerKey(*dir_, kLedgerName);
-    ASSERT_TRUE(key.ok()) << key.status();
-    key_ = new LedgerKey(*key);
-    absl::StatusOr<std::unique_ptr<Trialogd>> d = Trialogd::Start(
-        *dir_, PlainTrialogdArgs(*dir_, *key_));
-    ASSERT_TRUE(d.ok()) << d.status();
-    server_ = d->release();
+    absl::StatusOr<std::unique_ptr<SuiteTrialogd>> s = SuiteTrialogd::Start(kLedgerName);
+    ASSERT_TRUE(s.ok()) << s.status();
+    suite_ = s->release();
+    dir_ = &suite_->dir();
+    key_ = &suite_->key();
+    server_ = &suite_->server();
   }
   static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      EXPECT_EQ(server_->Stop(SIGTERM), 0) << server_->Stderr();
-    }
-    delete server_;
-    delete key_;
-    delete dir_;
+    delete suite_;
+    suite_ = nullptr;
+    server_ = nullptr;
   }
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
@@ -76,16 +71,18 @@ class TrialStateServiceTest : public ::testing::Test {
     return ReadLedgerEntries(*ledger_stub_, trial);
   }
 
+  static SuiteTrialogd* suite_;
   static TempDir* dir_;
-  static LedgerKey* key_;
+  static const LedgerKey* key_;
   static Trialogd* server_;
   static std::atomic<int> counter_;
   std::unique_ptr<v1::LedgerService::Stub> ledger_stub_;
   std::unique_ptr<v1::TrialStateService::Stub> state_stub_;
 };
 
+SuiteTrialogd* TrialStateServiceTest::suite_ = nullptr;
 TempDir* TrialStateServiceTest::dir_ = nullptr;
-LedgerKey* TrialStateServiceTest::key_ = nullptr;
+const LedgerKey* TrialStateServiceTest::key_ = nullptr;
 Trialogd* TrialStateServiceTest::server_ = nullptr;
 std::atomic<int> TrialStateServiceTest::counter_{0};
 

@@ -1,5 +1,5 @@
-// NodeStore's proof read path (Prefetch: the nodes below the in-memory
-// levels read with one RocksDB MultiGet) over a real RocksDB. The stored
+// NodeStore's proof read path (the nodes below the in-memory levels read
+// from a real RocksDB, one Get each). The stored
 // nodes are computed here with SHA-256 directly (RFC 6962 §2.1), not with
 // core/merkle's hasher, and every proof is checked with core/merkle's
 // verifier against core/merkle's reference root of the leaf hashes.
@@ -35,7 +35,7 @@ std::string Leaf(uint64_t i) { return absl::StrCat("entry bytes of leaf ", i); }
 
 // A store holding entries 0..kLeaves-1 and every perfect node of level >= 1,
 // written here as the schema says.
-class NodeStorePrefetchTest : public ::testing::Test {
+class NodeStoreReadTest : public ::testing::Test {
  protected:
   void SetUp() override {
     DbOptions o;
@@ -74,38 +74,24 @@ class NodeStorePrefetchTest : public ::testing::Test {
   std::vector<std::string> leaf_hashes_;
 };
 
-TEST_F(NodeStorePrefetchTest, PrefetchedInclusionProofsVerify) {
+TEST_F(NodeStoreReadTest, InclusionProofsVerify) {
   for (uint64_t size : {uint64_t{1}, uint64_t{255}, uint64_t{256}, uint64_t{777}, kLeaves}) {
     const std::string root = RootAt(size);
     for (uint64_t index = 0; index < size; index += (size > 300 ? 7 : 1)) {
-      absl::StatusOr<std::vector<merkle::Range>> ranges = merkle::InclusionRanges(index, size);
-      ASSERT_TRUE(ranges.ok()) << ranges.status();
-      absl::StatusOr<PrefetchedNodes> nodes = store_->Prefetch(*ranges);
-      ASSERT_TRUE(nodes.ok()) << nodes.status();
-      absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*nodes, index, size);
+      absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*store_, index, size);
       ASSERT_TRUE(proof.ok()) << proof.status();
       EXPECT_TRUE(merkle::VerifyInclusion(index, size, leaf_hashes_[index], *proof, root).ok())
           << "index " << index << " size " << size;
-      // The same proof as the node-at-a-time path.
-      absl::StatusOr<std::vector<std::string>> direct =
-          merkle::InclusionProof(*store_, index, size);
-      ASSERT_TRUE(direct.ok()) << direct.status();
-      EXPECT_EQ(*proof, *direct);
     }
   }
 }
 
-TEST_F(NodeStorePrefetchTest, PrefetchedConsistencyProofsVerify) {
+TEST_F(NodeStoreReadTest, ConsistencyProofsVerify) {
   for (uint64_t new_size : {uint64_t{300}, uint64_t{512}, kLeaves}) {
     const std::string new_root = RootAt(new_size);
     for (uint64_t old_size = 1; old_size <= new_size; old_size += 13) {
-      absl::StatusOr<std::vector<merkle::Range>> ranges =
-          merkle::ConsistencyRanges(old_size, new_size);
-      ASSERT_TRUE(ranges.ok()) << ranges.status();
-      absl::StatusOr<PrefetchedNodes> nodes = store_->Prefetch(*ranges);
-      ASSERT_TRUE(nodes.ok()) << nodes.status();
       absl::StatusOr<std::vector<std::string>> proof =
-          merkle::ConsistencyProof(*nodes, old_size, new_size);
+          merkle::ConsistencyProof(*store_, old_size, new_size);
       ASSERT_TRUE(proof.ok()) << proof.status();
       EXPECT_TRUE(
           merkle::VerifyConsistency(old_size, new_size, *proof, RootAt(old_size), new_root).ok())
@@ -114,46 +100,40 @@ TEST_F(NodeStorePrefetchTest, PrefetchedConsistencyProofsVerify) {
   }
 }
 
-TEST_F(NodeStorePrefetchTest, PrefetchNamesAMissingNode) {
+TEST_F(NodeStoreReadTest, ProofNamesAMissingNode) {
   ASSERT_TRUE(db_->rocks()
                   ->Delete(rocksdb::WriteOptions(), db_->handle(Cf::kNodes), NodeKey({3, 5}))
                   .ok());
   // Leaf 40 = node (3, 5)'s leaves [40, 48); the proof of leaf 32 needs it.
-  absl::StatusOr<std::vector<merkle::Range>> ranges = merkle::InclusionRanges(32, kLeaves);
-  ASSERT_TRUE(ranges.ok());
-  absl::StatusOr<PrefetchedNodes> nodes = store_->Prefetch(*ranges);
-  ASSERT_FALSE(nodes.ok());
-  EXPECT_EQ(nodes.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(nodes.status().message(), HasSubstr("node (3, 5)"));
+  absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*store_, 32, kLeaves);
+  ASSERT_FALSE(proof.ok());
+  EXPECT_EQ(proof.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(proof.status().message(), HasSubstr("node (3, 5)"));
 }
 
-TEST_F(NodeStorePrefetchTest, PrefetchNamesAMissingEntry) {
+TEST_F(NodeStoreReadTest, ProofNamesAMissingEntry) {
   ASSERT_TRUE(db_->rocks()
                   ->Delete(rocksdb::WriteOptions(), db_->handle(Cf::kEntries), EntryKey(33))
                   .ok());
-  absl::StatusOr<std::vector<merkle::Range>> ranges = merkle::InclusionRanges(32, kLeaves);
-  ASSERT_TRUE(ranges.ok());
-  absl::StatusOr<PrefetchedNodes> nodes = store_->Prefetch(*ranges);
-  ASSERT_FALSE(nodes.ok());
-  EXPECT_EQ(nodes.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(nodes.status().message(), HasSubstr("entry 33 is missing"));
+  absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*store_, 32, kLeaves);
+  ASSERT_FALSE(proof.ok());
+  EXPECT_EQ(proof.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(proof.status().message(), HasSubstr("entry 33 is missing"));
 }
 
-TEST_F(NodeStorePrefetchTest, PrefetchRefusesAMalformedNode) {
+TEST_F(NodeStoreReadTest, ProofRefusesAMalformedNode) {
   ASSERT_TRUE(db_->rocks()
                   ->Put(rocksdb::WriteOptions(), db_->handle(Cf::kNodes), NodeKey({2, 9}),
                         std::string(31, 'x'))
                   .ok());
   // Node (2, 9) covers leaves [36, 40): a sibling on leaf 32's path.
-  absl::StatusOr<std::vector<merkle::Range>> ranges = merkle::InclusionRanges(32, kLeaves);
-  ASSERT_TRUE(ranges.ok());
-  absl::StatusOr<PrefetchedNodes> nodes = store_->Prefetch(*ranges);
-  ASSERT_FALSE(nodes.ok());
-  EXPECT_EQ(nodes.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(nodes.status().message(), HasSubstr("node (2, 9) holds 31 bytes"));
+  absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*store_, 32, kLeaves);
+  ASSERT_FALSE(proof.ok());
+  EXPECT_EQ(proof.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(proof.status().message(), HasSubstr("node (2, 9) holds 31 bytes"));
 }
 
-TEST_F(NodeStorePrefetchTest, LowLevelsLoadedAfterOpenServeProofsFromMemory) {
+TEST_F(NodeStoreReadTest, LowLevelsLoadedAfterOpenServeProofsFromMemory) {
   ASSERT_TRUE(store_->WaitLowLevelLoad() == false);  // never started
   store_->StartLowLevelLoad(kLeaves);
   ASSERT_TRUE(store_->WaitLowLevelLoad());
@@ -166,12 +146,8 @@ TEST_F(NodeStorePrefetchTest, LowLevelsLoadedAfterOpenServeProofsFromMemory) {
   ASSERT_TRUE(db_->Write(&w, /*sync=*/false).ok());
   const std::string root = RootAt(kLeaves);
   for (uint64_t index = 0; index < kLeaves; index += 3) {
-    absl::StatusOr<std::vector<merkle::Range>> ranges = merkle::InclusionRanges(index, kLeaves);
-    ASSERT_TRUE(ranges.ok());
-    absl::StatusOr<PrefetchedNodes> nodes = store_->Prefetch(*ranges);
-    ASSERT_TRUE(nodes.ok()) << "index " << index << ": " << nodes.status();
-    absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*nodes, index, kLeaves);
-    ASSERT_TRUE(proof.ok()) << proof.status();
+    absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*store_, index, kLeaves);
+    ASSERT_TRUE(proof.ok()) << "index " << index << ": " << proof.status();
     EXPECT_TRUE(merkle::VerifyInclusion(index, kLeaves, leaf_hashes_[index], *proof, root).ok())
         << "index " << index;
   }
@@ -184,7 +160,7 @@ TEST_F(NodeStorePrefetchTest, LowLevelsLoadedAfterOpenServeProofsFromMemory) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(NodeStorePrefetchTest, MalformedLowLevelNodeStopsTheLoadAndIsStillReported) {
+TEST_F(NodeStoreReadTest, MalformedLowLevelNodeStopsTheLoadAndIsStillReported) {
   ASSERT_TRUE(db_->rocks()
                   ->Put(rocksdb::WriteOptions(), db_->handle(Cf::kNodes), NodeKey({5, 7}),
                         std::string(33, 'x'))
@@ -192,12 +168,10 @@ TEST_F(NodeStorePrefetchTest, MalformedLowLevelNodeStopsTheLoadAndIsStillReporte
   store_->StartLowLevelLoad(kLeaves);
   EXPECT_FALSE(store_->WaitLowLevelLoad());
   // Node (5, 7) covers leaves [224, 256): on the path of leaf 200.
-  absl::StatusOr<std::vector<merkle::Range>> ranges = merkle::InclusionRanges(200, kLeaves);
-  ASSERT_TRUE(ranges.ok());
-  absl::StatusOr<PrefetchedNodes> nodes = store_->Prefetch(*ranges);
-  ASSERT_FALSE(nodes.ok());
-  EXPECT_EQ(nodes.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(nodes.status().message(), HasSubstr("node (5, 7) holds 33 bytes"));
+  absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*store_, 200, kLeaves);
+  ASSERT_FALSE(proof.ok());
+  EXPECT_EQ(proof.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(proof.status().message(), HasSubstr("node (5, 7) holds 33 bytes"));
 }
 
 }  // namespace

@@ -1174,8 +1174,8 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     storage::DbOptions ro;
     ro.dir = dir;
     ro.read_only = true;
-    absl::StatusOr<std::unique_ptr<storage::Db>> rdb = storage::Db::Open(ro);
     {
+      absl::StatusOr<std::unique_ptr<storage::Db>> rdb = storage::Db::Open(ro);
       if (rdb.ok()) {
         uint64_t total = 0;
         std::string parts;
@@ -1224,13 +1224,13 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     const uint64_t n = l->size();
     const std::string root = l->root();
     std::mt19937_64 rng(7);
-    std::vector<double> inc_us, con_us;
+    std::vector<double> inc_ms, con_ms;
     int bad = 0;
     for (int i = 0; i < 2000; ++i) {
       const uint64_t index = rng() % n;
       const absl::Time t0 = absl::Now();
       absl::StatusOr<std::vector<std::string>> p = l->InclusionProof(index, n);
-      inc_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
+      inc_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
       if (!p.ok()) {
         ++bad;
         continue;
@@ -1244,69 +1244,22 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
       const uint64_t old_size = 1 + rng() % (n - 1);
       const absl::Time t1 = absl::Now();
       absl::StatusOr<std::vector<std::string>> c = l->ConsistencyProof(old_size, n);
-      con_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - t1));
+      con_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t1));
       if (!c.ok()) ++bad;
     }
     if (bad != 0) Log(absl::StrCat("WARNING: ", bad, " proofs failed"));
-    // A/B in the same run, over a second (read-only) RocksDB instance on the
-    // same files with its own NodeStore: the proof read path before
-    // NodeStore::Prefetch (core/merkle asking for one node at a time, one
-    // RocksDB Get each) against Prefetch (one MultiGet), alternating.
-    std::vector<double> one_us, multi_us;
-    if (rdb.ok()) {
-      storage::NodeStore store(rdb->get());
-      if (absl::Status s = store.Load(n); !s.ok()) {
-        Log(absl::StrCat("node cache of the read-only instance: ", s.message()));
-      } else {
-        std::mt19937_64 rng_one(17), rng_multi(19);
-        for (int i = 0; i < 2000; ++i) {
-          const uint64_t a = rng_one() % n;
-          const absl::Time t0 = absl::Now();
-          absl::StatusOr<std::vector<std::string>> p1 = merkle::InclusionProof(store, a, n);
-          one_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
-          const uint64_t b = rng_multi() % n;
-          const absl::Time t1 = absl::Now();
-          absl::StatusOr<std::vector<merkle::Range>> ranges = merkle::InclusionRanges(b, n);
-          absl::StatusOr<std::vector<std::string>> p2 = absl::InternalError("no ranges");
-          if (ranges.ok()) {
-            absl::StatusOr<storage::PrefetchedNodes> pre = store.Prefetch(*ranges);
-            p2 = pre.ok() ? merkle::InclusionProof(*pre, b, n) : pre.status();
-          }
-          multi_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - t1));
-          if (!p1.ok() || !p2.ok()) ++bad;
-        }
-      }
-    }
     Row inc;
     inc.group = "scale";
     inc.name = absl::StrCat("inclusion proof (in process), ", n, " entries");
-    inc.value = Percentile(inc_us, 0.5);
+    inc.value = Percentile(inc_ms, 0.5) * 1000;
     inc.unit = "µs p50";
-    inc.p50_ms = Percentile(inc_us, 0.5) / 1000;
-    inc.p95_ms = Percentile(inc_us, 0.95) / 1000;
-    inc.p99_ms = Percentile(inc_us, 0.99) / 1000;
+    SetLatencies(inc, inc_ms);
     inc.detail = "storage::Ledger::InclusionProof, random index, cold-ish RocksDB block cache";
     rows.push_back(inc);
-    if (!one_us.empty()) {
-      Row ab = inc;
-      ab.name = absl::StrCat("inclusion proof read path A/B (second instance), ", n, " entries");
-      ab.value = Percentile(multi_us, 0.5);
-      ab.p50_ms = Percentile(multi_us, 0.5) / 1000;
-      ab.p95_ms = Percentile(multi_us, 0.95) / 1000;
-      ab.p99_ms = Percentile(multi_us, 0.99) / 1000;
-      ab.detail = absl::StrFormat(
-          "NodeStore::Prefetch (one MultiGet) p50 %.1f / p95 %.1f us vs one Get per node "
-          "p50 %.1f / p95 %.1f us, alternating",
-          Percentile(multi_us, 0.5), Percentile(multi_us, 0.95), Percentile(one_us, 0.5),
-          Percentile(one_us, 0.95));
-      rows.push_back(ab);
-    }
     Row con = inc;
     con.name = absl::StrCat("consistency proof (in process), ", n, " entries");
-    con.value = Percentile(con_us, 0.5);
-    con.p50_ms = Percentile(con_us, 0.5) / 1000;
-    con.p95_ms = Percentile(con_us, 0.95) / 1000;
-    con.p99_ms = Percentile(con_us, 0.99) / 1000;
+    con.value = Percentile(con_ms, 0.5) * 1000;
+    SetLatencies(con, con_ms);
     con.detail = "storage::Ledger::ConsistencyProof, random old size";
     rows.push_back(con);
     if (!l->Close().ok()) std::exit(1);
