@@ -77,21 +77,10 @@ std::string Mth(const std::vector<std::string>& leaves, size_t begin, size_t end
                         Mth(leaves, begin + k, end));
 }
 
-class BulkImportTest : public ::testing::Test {
+class BulkImportTest : public SuiteTrialogdTest<BulkImportTest> {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<SuiteTrialogd>> s = SuiteTrialogd::Start(kLedgerName);
-    ASSERT_TRUE(s.ok()) << s.status();
-    suite_ = s->release();
-    dir_ = &suite_->dir();
-    key_ = &suite_->key();
-    server_ = &suite_->server();
-  }
-  static void TearDownTestSuite() {
-    delete suite_;
-    suite_ = nullptr;
-    server_ = nullptr;
-  }
+  static void SetUpTestSuite() { StartSuiteTrialogd(kLedgerName); }
+  static void TearDownTestSuite() { StopSuiteTrialogd(); }
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
     ledger_ = PlainStub(server_->target());
@@ -175,10 +164,6 @@ class BulkImportTest : public ::testing::Test {
     return "";
   }
 
-  static SuiteTrialogd* suite_;
-  static TempDir* dir_;
-  static const LedgerKey* key_;
-  static Trialogd* server_;
   static int counter_;
   std::unique_ptr<v1::LedgerService::Stub> ledger_;
   std::unique_ptr<v1::BulkImportService::Stub> bulk_;
@@ -189,10 +174,6 @@ class BulkImportTest : public ::testing::Test {
   Principal dm_ = MakePrincipal("dm-1", v1::ROLE_DATA_MANAGER);
 };
 
-SuiteTrialogd* BulkImportTest::suite_ = nullptr;
-TempDir* BulkImportTest::dir_ = nullptr;
-const LedgerKey* BulkImportTest::key_ = nullptr;
-Trialogd* BulkImportTest::server_ = nullptr;
 int BulkImportTest::counter_ = 0;
 
 TEST_F(BulkImportTest, RoundTripEveryEntryVerifiesAlone) {

@@ -39,21 +39,10 @@ using ::testing::Not;
 
 constexpr char kLedgerName[] = "trialog.test";
 
-class ServerTest : public ::testing::Test {
+class ServerTest : public SuiteTrialogdTest<ServerTest> {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<SuiteTrialogd>> s = SuiteTrialogd::Start(kLedgerName, {"--metrics_listen=127.0.0.1:0"});
-    ASSERT_TRUE(s.ok()) << s.status();
-    suite_ = s->release();
-    dir_ = &suite_->dir();
-    key_ = &suite_->key();
-    server_ = &suite_->server();
-  }
-  static void TearDownTestSuite() {
-    delete suite_;
-    suite_ = nullptr;
-    server_ = nullptr;
-  }
+  static void SetUpTestSuite() { StartSuiteTrialogd(kLedgerName, {"--metrics_listen=127.0.0.1:0"}); }
+  static void TearDownTestSuite() { StopSuiteTrialogd(); }
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
     stub_ = PlainStub(server_->target());
@@ -141,18 +130,10 @@ class ServerTest : public ::testing::Test {
     return *std::move(c);
   }
 
-  static SuiteTrialogd* suite_;
-  static TempDir* dir_;
-  static const LedgerKey* key_;
-  static Trialogd* server_;
   static std::atomic<int> trial_counter_;
   std::unique_ptr<v1::LedgerService::Stub> stub_;
 };
 
-SuiteTrialogd* ServerTest::suite_ = nullptr;
-TempDir* ServerTest::dir_ = nullptr;
-const LedgerKey* ServerTest::key_ = nullptr;
-Trialogd* ServerTest::server_ = nullptr;
 std::atomic<int> ServerTest::trial_counter_{0};
 
 TEST_F(ServerTest, GenesisCreatesTrialWithOfflineVerifiableReceipt) {

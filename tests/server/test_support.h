@@ -18,6 +18,7 @@
 #include "client/client.h"
 #include "core/crypto/crypto.h"
 #include "core/ledger/entry.h"
+#include "gtest/gtest.h"
 #include "tools/process/child_process.h"
 #include "trialog/v1/service.grpc.pb.h"
 
@@ -110,6 +111,36 @@ class SuiteTrialogd {
   TempDir dir_;
   LedgerKey key_;
   std::unique_ptr<Trialogd> server_;
+};
+
+// A gtest fixture base for suites that share one SuiteTrialogd. Derived
+// fixtures call StartSuiteTrialogd from SetUpTestSuite and
+// StopSuiteTrialogd from TearDownTestSuite; tests use dir_, key_, server_.
+// (A template so that each derived suite has its own statics.)
+template <typename Derived>
+class SuiteTrialogdTest : public ::testing::Test {
+ protected:
+  static void StartSuiteTrialogd(const std::string& ledger_name,
+                                 const std::vector<std::string>& extra = {}) {
+    absl::StatusOr<std::unique_ptr<SuiteTrialogd>> s = SuiteTrialogd::Start(ledger_name, extra);
+    ASSERT_TRUE(s.ok()) << s.status();
+    suite_ = s->release();
+    dir_ = &suite_->dir();
+    key_ = &suite_->key();
+    server_ = &suite_->server();
+  }
+  static void StopSuiteTrialogd() {
+    delete suite_;
+    suite_ = nullptr;
+    dir_ = nullptr;
+    key_ = nullptr;
+    server_ = nullptr;
+  }
+
+  static inline SuiteTrialogd* suite_ = nullptr;
+  static inline TempDir* dir_ = nullptr;
+  static inline const LedgerKey* key_ = nullptr;
+  static inline Trialogd* server_ = nullptr;
 };
 
 // Runs trialogd to completion with `args`; returns exit code and stderr+stdout.

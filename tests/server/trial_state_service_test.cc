@@ -33,21 +33,10 @@ namespace {
 
 constexpr char kLedgerName[] = "trialog.state";
 
-class TrialStateServiceTest : public ::testing::Test {
+class TrialStateServiceTest : public SuiteTrialogdTest<TrialStateServiceTest> {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<SuiteTrialogd>> s = SuiteTrialogd::Start(kLedgerName);
-    ASSERT_TRUE(s.ok()) << s.status();
-    suite_ = s->release();
-    dir_ = &suite_->dir();
-    key_ = &suite_->key();
-    server_ = &suite_->server();
-  }
-  static void TearDownTestSuite() {
-    delete suite_;
-    suite_ = nullptr;
-    server_ = nullptr;
-  }
+  static void SetUpTestSuite() { StartSuiteTrialogd(kLedgerName); }
+  static void TearDownTestSuite() { StopSuiteTrialogd(); }
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
     ledger_stub_ = PlainStub(server_->target());
@@ -71,19 +60,11 @@ class TrialStateServiceTest : public ::testing::Test {
     return ReadLedgerEntries(*ledger_stub_, trial);
   }
 
-  static SuiteTrialogd* suite_;
-  static TempDir* dir_;
-  static const LedgerKey* key_;
-  static Trialogd* server_;
   static std::atomic<int> counter_;
   std::unique_ptr<v1::LedgerService::Stub> ledger_stub_;
   std::unique_ptr<v1::TrialStateService::Stub> state_stub_;
 };
 
-SuiteTrialogd* TrialStateServiceTest::suite_ = nullptr;
-TempDir* TrialStateServiceTest::dir_ = nullptr;
-const LedgerKey* TrialStateServiceTest::key_ = nullptr;
-Trialogd* TrialStateServiceTest::server_ = nullptr;
 std::atomic<int> TrialStateServiceTest::counter_{0};
 
 TEST_F(TrialStateServiceTest, UnknownTrialIsNotFound) {
