@@ -11,6 +11,11 @@
 //                                          timeline (storage/batch_trace.h):
 //                                          the first 40 batches after the
 //                                          run's first second, and medians
+//   storage_bench --rows_only=64           layouts: raw records beside the
+//                                          schema's rows written raw and
+//                                          variants of them (RowShape), no
+//                                          ledger logic: what a layout costs
+//                                          in RocksDB before it is built
 //
 // Default ("paired") method: per round, two fresh ledgers and one fresh raw
 // store are fed in alternating segments of 8 batches (ledger with 1 batch
@@ -337,18 +342,28 @@ double RunRaw(const Flags& f, size_t n, size_t batch, size_t record_size, double
   return rate;
 }
 
+// Which rows RunRawRows writes: the schema's (format 3), or a variant of
+// it, to measure what a layout would cost before building it.
+struct RowShape {
+  const char* name;
+  bool defer_nodes = false;  // node rows in the unsynced second batch
+  bool index_rows = true;    // event_ids and streams rows (unsynced second batch)
+  bool bundles = false;      // per batch ONE entries row (the batch's entries
+                             // concatenated) and ONE node row (its nodes'
+                             // hashes concatenated), as in Tessera's tiles
+};
+constexpr RowShape kSchemaRows{"the schema's rows (format 3)"};
+
 // The rows the ledger writes per entry (entry, the perfect nodes of levels
 // >= 1 it completes) and per batch (the checkpoint) in the synced batch,
 // then (format 3) the batch's event id and stream rows and meta "indexed"
 // in a second, unsynced batch, as the indexer does (here on the same
 // thread, so this is the schema's whole RocksDB cost, serialised), with the
 // same key patterns, written raw: the RocksDB cost of the schema without the
-// sequencer's work (checks, hashing, signing, Apply, answering).
-// With `defer_nodes`, the node rows go into the second (unsynced) batch
-// too: what the schema would cost if node rows were deferred like the
-// index rows (an experiment; the ledger does not do that).
+// sequencer's work (checks, hashing, signing, Apply, answering). `shape`
+// selects a variant (RowShape).
 double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, double* cpu_us,
-                  bool defer_nodes = false) {
+                  const RowShape& shape = kSchemaRows) {
   const std::string dir = FreshDir(f);
   double rate = 0;
   {
@@ -368,17 +383,29 @@ double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, do
     for (size_t i = 0; i < n;) {
       rocksdb::WriteBatch w;
       rocksdb::WriteBatch index_rows;
+      std::string entry_bundle, node_bundle;
+      const uint64_t first = i;
       for (size_t k = 0; k < batch && i < n; ++k, ++i) {
         value[i % record_size] ^= 1;
         const std::string index = EncodeBigEndian64(i);
-        w.Put(d.handle(Cf::kEntries), EntryKey(i), value);
+        if (shape.bundles) {
+          entry_bundle += value;
+        } else {
+          w.Put(d.handle(Cf::kEntries), EntryKey(i), value);
+        }
         uint64_t node = i;
         uint32_t level = 0;
         while (node & 1) {  // the nodes of levels >= 1 that leaf i completes
           node >>= 1;
           ++level;
-          (defer_nodes ? index_rows : w).Put(d.handle(Cf::kNodes), NodeKey({level, node}), hash);
+          if (shape.bundles) {
+            node_bundle += hash;
+          } else {
+            (shape.defer_nodes ? index_rows : w).Put(d.handle(Cf::kNodes), NodeKey({level, node}),
+                                                     hash);
+          }
         }
+        if (!shape.index_rows) continue;
         std::string event_id(16, '\0');
         for (char& c : event_id) c = static_cast<char>(rng());
         index_rows.Put(d.handle(Cf::kEventIds), event_id, index);
@@ -387,8 +414,13 @@ double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, do
         ++versions[s];
         index_rows.Put(d.handle(Cf::kStreams), StreamKey(stream, versions[s]), index);
       }
+      if (shape.bundles) {
+        w.Put(d.handle(Cf::kEntries), EntryKey(first), entry_bundle);
+        if (!node_bundle.empty()) w.Put(d.handle(Cf::kNodes), EntryKey(first), node_bundle);
+      }
       w.Put(d.handle(Cf::kMeta), "checkpoint", note);
       if (!d.Write(&w, f.sync).ok()) std::exit(1);
+      if (index_rows.Count() == 0) continue;
       index_rows.Put(d.handle(Cf::kMeta), "indexed", EncodeBigEndian64(i));
       if (!d.Write(&index_rows, false).ok()) std::exit(1);
     }
@@ -646,23 +678,39 @@ int Main(int argc, char** argv) {
               absl::ToDoubleSeconds(absl::Now() - t0));
 
   if (f.rows_only > 0) {
-    // Interleaved: raw records, the ledger's rows (format 3), the same
-    // rows with the node rows deferred; medians of the rounds.
-    std::vector<double> raw, rows, deferred, raw_cpu, rows_cpu, deferred_cpu;
+    // Interleaved per round: raw records, then each row shape; medians of
+    // the rounds. What a storage layout would cost in RocksDB alone, before
+    // anyone builds it (issue 2: the ledger's rows against raw).
+    const RowShape shapes[] = {
+        kSchemaRows,
+        {"  with the node rows deferred to the unsynced batch", true, true, false},
+        {"  without the index rows (event_ids, streams)", false, false, false},
+        {"  without index rows, entries and nodes as one row each per batch", false, false, true},
+        {"  with index rows, entries and nodes as one row each per batch", false, true, true},
+    };
+    constexpr size_t kShapes = sizeof(shapes) / sizeof(shapes[0]);
+    std::vector<double> raw, raw_cpu;
+    std::vector<std::vector<double>> rate(kShapes), cpu(kShapes), ratio(kShapes);
     const size_t size = 440;  // about the bench's mean entry size
     for (int r = 0; r < f.runs; ++r) {
       double c = 0;
       raw.push_back(RunRaw(f, f.entries, f.rows_only, size, &c));
       raw_cpu.push_back(c);
-      rows.push_back(RunRawRows(f, f.entries, f.rows_only, size, &c));
-      rows_cpu.push_back(c);
-      deferred.push_back(RunRawRows(f, f.entries, f.rows_only, size, &c, true));
-      deferred_cpu.push_back(c);
+      for (size_t k = 0; k < kShapes; ++k) {
+        rate[k].push_back(RunRawRows(f, f.entries, f.rows_only, size, &c, shapes[k]));
+        cpu[k].push_back(c);
+        ratio[k].push_back(rate[k].back() / raw.back());
+      }
     }
-    std::printf("batch %zu, %zu records of %zu B, medians of %d: raw %.0f/s (%.1f CPU µs), "
-                "ledger rows %.0f/s (%.1f), ledger rows with node rows deferred %.0f/s (%.1f)\n",
-                f.rows_only, f.entries, size, f.runs, Median(raw), Median(raw_cpu), Median(rows),
-                Median(rows_cpu), Median(deferred), Median(deferred_cpu));
+    std::printf("batch %zu, %zu records of %zu B, medians of %d rounds (ratio: median of the "
+                "rounds' ratios to raw)\n",
+                f.rows_only, f.entries, size, f.runs);
+    std::printf("  %-68s %9.0f /s  %5.1f CPU µs/record\n", "raw (one row per record)",
+                Median(raw), Median(raw_cpu));
+    for (size_t k = 0; k < kShapes; ++k) {
+      std::printf("  %-68s %9.0f /s  %5.1f CPU µs/record  %4.0f%% of raw\n", shapes[k].name,
+                  Median(rate[k]), Median(cpu[k]), 100 * Median(ratio[k]));
+    }
     return 0;
   }
   if (f.only > 0) {
