@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/crypto/crypto.h"
 #include "core/ledger/batch.h"
 #include "core/ledger/entry.h"
 #include "core/merkle/merkle.h"
@@ -126,16 +127,17 @@ absl::StatusOr<v1::ImportBatchResponse> ImportBatch(TrialLedger& trial,
       for (const auto& m : copies.domain) {
         if (absl::Status s = m->Check(candidate); !s.ok()) return At(i, s);
       }
-      // Fold it into the copies as the sequencer will (the chain link and
-      // time are placeholders: no rule reads them before the batch ends).
+      // Fold it into the copies as the sequencer will, with only what
+      // Apply reads (StateMachine::Apply's contract): no entry bytes, and
+      // the time and the leaf hash are placeholders. The real leaf hash
+      // depends on the chain link and the time, fixed only when sequenced,
+      // so the placeholder is random: a rule comparing a record's hash (an
+      // e-signature's) must not be satisfiable by a client guessing it.
       ledger::ParsedEntry parsed;
       parsed.entry.set_index(next_index);
-      parsed.entry.set_prev_leaf_hash(ledger::ZeroHash());
       parsed.entry.set_recorded_at_unix_micros(now);
       parsed.entry.set_stream_version(version);
-      *parsed.entry.mutable_signed_envelope() = a.signed_envelope;
-      parsed.bytes = ledger::SerializeEntry(parsed.entry);
-      parsed.leaf_hash = merkle::HashLeaf(parsed.bytes);
+      parsed.leaf_hash = crypto::RandomBytes(merkle::kHashSize);
       parsed.envelope = a.envelope;
       copies.registry->Apply(parsed);
       for (const auto& m : copies.domain) m->Apply(parsed);

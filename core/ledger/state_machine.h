@@ -44,7 +44,10 @@ class StateMachine {
   // the message names the rule and what is wrong).
   virtual absl::Status Check(const Candidate& c) const = 0;
 
-  // Folds an appended entry into the state.
+  // Folds an appended entry into the state. Reads only entry.envelope,
+  // entry.leaf_hash and, of entry.entry, index, recorded_at_unix_micros
+  // and stream_version: bulk import's dry run (server/bulk_import.cc)
+  // leaves the bytes, the chain link and the signed envelope empty.
   virtual void Apply(const ParsedEntry& entry) = 0;
 
   // Optional replay hint: between BeginReplay() and EndReplay() the caller
