@@ -16,6 +16,7 @@
 #include "core/util/bytes.h"
 #include "core/util/status_macros.h"
 #include "server/status_util.h"
+#include "storage/schema.h"
 
 namespace trialog::server {
 namespace {
@@ -102,7 +103,21 @@ absl::StatusOr<v1::ImportBatchResponse> ImportBatch(TrialLedger& trial,
   std::vector<size_t> positions;  // batch position of to_append[k]
   if (already < n) {
     TRIALOG_ASSIGN_OR_RETURN(Copies copies, CopyState(trial));
+    // The current version of every stream the batch appends to, read in
+    // one pass (first event of each stream named if its id is malformed).
     absl::flat_hash_map<std::string, uint64_t> versions;
+    {
+      std::vector<absl::string_view> streams;
+      for (size_t i = 0; i < n; ++i) {
+        if (existing[i] >= 0) continue;
+        const std::string& stream = admitted->envelopes[i].envelope.stream_id();
+        if (!versions.emplace(stream, 0).second) continue;
+        if (absl::Status s = storage::ValidateStreamId(stream); !s.ok()) return At(i, s);
+        streams.push_back(stream);
+      }
+      TRIALOG_ASSIGN_OR_RETURN(std::vector<uint64_t> current, trial.StreamVersions(streams));
+      for (size_t k = 0; k < streams.size(); ++k) versions.find(streams[k])->second = current[k];
+    }
     const int64_t now = absl::ToUnixMicros(absl::Now());
     uint64_t next_index = copies.size;
     for (size_t i = 0; i < n; ++i) {
@@ -110,11 +125,6 @@ absl::StatusOr<v1::ImportBatchResponse> ImportBatch(TrialLedger& trial,
       ledger::AdmittedEnvelope& a = admitted->envelopes[i];
       const std::string& stream = a.envelope.stream_id();
       auto it = versions.find(stream);
-      if (it == versions.end()) {
-        absl::StatusOr<uint64_t> v = trial.StreamVersion(stream);
-        if (!v.ok()) return At(i, v.status());
-        it = versions.emplace(stream, *v).first;
-      }
       if (a.envelope.has_expected_stream_version() &&
           a.envelope.expected_stream_version() != it->second) {
         return At(i, absl::AbortedError(absl::StrCat("stream ", stream, " is at version ",

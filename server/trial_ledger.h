@@ -170,6 +170,10 @@ class TrialLedger {
   absl::StatusOr<uint64_t> StreamVersion(absl::string_view stream_id) const {
     return store_->StreamVersion(stream_id);
   }
+  absl::StatusOr<std::vector<uint64_t>> StreamVersions(
+      absl::Span<const absl::string_view> stream_ids) const {
+    return store_->StreamVersions(stream_ids);
+  }
 
   // A consistent online copy of the trial's store in `dest_dir`
   // (storage/backup.h).

@@ -470,6 +470,17 @@ TEST(LedgerTest, StreamAndEventIdIndexes) {
   EXPECT_EQ(*h.ledger->StreamVersion("subject/B"), 3u);
   EXPECT_EQ(*h.ledger->StreamVersion("subject/Nobody"), 0u);
   EXPECT_EQ(h.ledger->StreamVersion("").status().code(), absl::StatusCode::kInvalidArgument);
+  // Many streams through one iterator: seeks back and forth, a repeat, a
+  // stream whose id extends another's, one with no entries.
+  absl::StatusOr<std::vector<uint64_t>> many = h.ledger->StreamVersions(
+      {"subject/B", "subject/Nobody", "subject/AB", "subject/A", "subject/B"});
+  ASSERT_TRUE(many.ok()) << many.status();
+  EXPECT_EQ(*many, (std::vector<uint64_t>{3, 0, 1, a_indexes.size(), 3}));
+  EXPECT_TRUE(h.ledger->StreamVersions({})->empty());
+  absl::StatusOr<std::vector<uint64_t>> bad =
+      h.ledger->StreamVersions({"subject/A", absl::string_view("sub\0ject", 8)});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("stream ids[1]"));
 
   absl::StatusOr<uint64_t> found = h.ledger->FindEventId(third_event);
   ASSERT_TRUE(found.ok());
