@@ -25,23 +25,6 @@ absl::Status Annotate(const absl::Status& s, absl::string_view dir) {
   return absl::Status(s.code(), absl::StrCat("ledger store ", dir, ": ", s.message()));
 }
 
-// The last version of `stream_id` whose entry is below `size` (a batch
-// being written may already have rows with higher indexes), 0 if none,
-// found with `it` over the streams family.
-absl::StatusOr<uint64_t> LastVersionBelow(rocksdb::Iterator* it, absl::string_view stream_id,
-                                          uint64_t size) {
-  const std::string prefix = StreamPrefix(stream_id);
-  for (it->SeekForPrev(rocksdb::Slice(StreamKey(stream_id, ~uint64_t{0}))); it->Valid();
-       it->Prev()) {
-    const absl::string_view key = View(it->key());
-    if (key.size() != prefix.size() + 8 || key.substr(0, prefix.size()) != prefix) break;
-    TRIALOG_ASSIGN_OR_RETURN(const uint64_t index, DecodeU64Value(View(it->value()), "a streams row"));
-    if (index < size) return DecodeBigEndian64(key.substr(prefix.size()));
-  }
-  TRIALOG_RETURN_IF_ERROR(FromRocks(it->status(), "scanning streams"));
-  return 0;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options,
@@ -431,7 +414,7 @@ absl::StatusOr<std::vector<uint64_t>> Ledger::StreamVersions(
   std::vector<uint64_t> versions;
   versions.reserve(stream_ids.size());
   for (absl::string_view id : stream_ids) {
-    TRIALOG_ASSIGN_OR_RETURN(const uint64_t v, LastVersionBelow(it.get(), id, n));
+    TRIALOG_ASSIGN_OR_RETURN(const uint64_t v, LastStreamVersionBelow(it.get(), id, n));
     versions.push_back(v);
   }
   return versions;

@@ -344,22 +344,29 @@ absl::Status Db::Write(rocksdb::WriteBatch* batch, bool sync) {
 
 absl::StatusOr<uint64_t> LastStreamVersion(const Db& db, absl::string_view stream_id,
                                            const rocksdb::Snapshot* snapshot) {
-  const std::string prefix = StreamPrefix(stream_id);
   std::unique_ptr<rocksdb::Iterator> it = db.NewIterator(Cf::kStreams, snapshot);
-  it->SeekForPrev(ToSlice(StreamKey(stream_id, ~uint64_t{0})));
-  if (!it->Valid()) {
-    absl::Status s = FromRocks(it->status(), "scanning streams");
-    if (!s.ok()) return s;
-    return 0;
+  return LastStreamVersionBelow(it.get(), stream_id, ~uint64_t{0});
+}
+
+absl::StatusOr<uint64_t> LastStreamVersionBelow(rocksdb::Iterator* it,
+                                                absl::string_view stream_id, uint64_t size) {
+  const std::string prefix = StreamPrefix(stream_id);
+  for (it->SeekForPrev(ToSlice(StreamKey(stream_id, ~uint64_t{0}))); it->Valid(); it->Prev()) {
+    const absl::string_view k(it->key().data(), it->key().size());
+    if (k.substr(0, prefix.size()) != prefix) return 0;
+    if (k.size() != prefix.size() + 8) {
+      return absl::DataLossError(absl::StrCat("streams key ", absl::BytesToHexString(k),
+                                              " of stream ", stream_id,
+                                              " is not stream || 0x00 || be64"));
+    }
+    absl::StatusOr<uint64_t> index = DecodeU64Value(
+        absl::string_view(it->value().data(), it->value().size()), "a streams row");
+    if (!index.ok()) return index.status();
+    if (*index < size) return DecodeBigEndian64(k.substr(prefix.size()));
   }
-  const rocksdb::Slice key = it->key();
-  const absl::string_view k(key.data(), key.size());
-  if (k.substr(0, prefix.size()) != prefix) return 0;
-  if (k.size() != prefix.size() + 8) {
-    return absl::DataLossError(absl::StrCat("streams key ", absl::BytesToHexString(k),
-                                            " of stream ", stream_id, " is not stream || 0x00 || be64"));
-  }
-  return DecodeBigEndian64(k.substr(prefix.size()));
+  absl::Status s = FromRocks(it->status(), "scanning streams");
+  if (!s.ok()) return s;
+  return 0;
 }
 
 std::unique_ptr<rocksdb::Iterator> Db::NewIterator(Cf cf, const rocksdb::Snapshot* snapshot) const {

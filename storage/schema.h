@@ -132,6 +132,12 @@ absl::Status CheckHashValue(absl::string_view value, absl::string_view what);
 class Db;
 absl::StatusOr<uint64_t> LastStreamVersion(const Db& db, absl::string_view stream_id,
                                            const rocksdb::Snapshot* snapshot = nullptr);
+// The last version of `stream_id` whose entry index is below `size` (rows
+// of a batch still being written may be stored already), 0 if none, found
+// with `it`, an iterator over the streams family (reusable across calls).
+// DATA_LOSS on a malformed key or value of that stream.
+absl::StatusOr<uint64_t> LastStreamVersionBelow(rocksdb::Iterator* it,
+                                                absl::string_view stream_id, uint64_t size);
 
 // INVALID_ARGUMENT unless `stream_id` can be stored (non-empty, no 0x00).
 absl::Status ValidateStreamId(absl::string_view stream_id);
