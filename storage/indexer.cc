@@ -36,8 +36,8 @@ EventIdKey ToEventIdKey(absl::string_view event_id) {
   return key;
 }
 
-Indexer::Indexer(Db* db, Published* published, uint64_t indexed)
-    : db_(db), published_(published), durable_(indexed), indexed_(indexed) {
+Indexer::Indexer(Db* db, Published* published, uint64_t indexed, const IndexerOptions& options)
+    : db_(db), published_(published), options_(options), durable_(indexed), indexed_(indexed) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -57,6 +57,38 @@ std::optional<uint64_t> Indexer::FindPending(const EventIdKey& event_id) const {
   return it->second;
 }
 
+std::vector<uint64_t> Indexer::PendingStreamVersions(
+    absl::Span<const absl::string_view> stream_ids, uint64_t size) const {
+  std::vector<uint64_t> versions(stream_ids.size(), 0);
+  absl::flat_hash_map<absl::string_view, size_t> position;
+  for (size_t k = 0; k < stream_ids.size(); ++k) position.emplace(stream_ids[k], k);
+  absl::MutexLock lock(&mu_);
+  for (const Staged& b : staged_) {
+    for (const IndexRow& r : b.rows) {
+      if (r.index >= size) return versions;  // rows are in index order
+      if (auto it = position.find(r.stream_id); it != position.end()) {
+        versions[it->second] = std::max(versions[it->second], r.version);
+      }
+    }
+  }
+  // Repeated ids share the first one's slot.
+  for (size_t k = 0; k < stream_ids.size(); ++k) versions[k] = versions[position[stream_ids[k]]];
+  return versions;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> Indexer::PendingStreamRows(absl::string_view stream_id,
+                                                                      uint64_t size) const {
+  std::vector<std::pair<uint64_t, uint64_t>> rows;
+  absl::MutexLock lock(&mu_);
+  for (const Staged& b : staged_) {
+    for (const IndexRow& r : b.rows) {
+      if (r.index >= size) return rows;
+      if (r.stream_id == stream_id) rows.emplace_back(r.version, r.index);
+    }
+  }
+  return rows;
+}
+
 void Indexer::Durable(uint64_t size) {
   absl::MutexLock lock(&mu_);
   durable_ = std::max(durable_, size);
@@ -67,7 +99,9 @@ absl::Status Indexer::WaitIndexed(uint64_t size) const {
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return indexed_ >= size || !failure_.ok() || stopped_;
   };
+  ++waiters_;  // the indexer writes what is durable now, without gathering more
   mu_.Await(absl::Condition(&done));
+  --waiters_;
   if (indexed_ >= size) return absl::OkStatus();
   if (!failure_.ok()) return failure_;
   return absl::UnavailableError(absl::StrCat("the index covers entries below ", indexed_,
@@ -93,10 +127,10 @@ IndexerStats Indexer::stats() const {
   return stats_;
 }
 
-absl::Status Indexer::Write(const std::deque<Staged>& batches, uint64_t end) {
+absl::Status Indexer::Write(const std::vector<const Staged*>& batches, uint64_t end) {
   rocksdb::WriteBatch w;
-  for (const Staged& b : batches) {
-    for (const IndexRow& r : b.rows) PutRows(*db_, r, &w);
+  for (const Staged* b : batches) {
+    for (const IndexRow& r : b->rows) PutRows(*db_, r, &w);
   }
   const std::string watermark = EncodeBigEndian64(end);
   w.Put(db_->handle(Cf::kMeta), ToSlice(kMetaIndexed), ToSlice(watermark));
@@ -112,24 +146,42 @@ absl::Status Indexer::Write(const std::deque<Staged>& batches, uint64_t end) {
 
 void Indexer::Run() {
   for (;;) {
-    std::deque<Staged> take;
+    // The durable batches at the front of staged_: they stay there (so
+    // PendingStream* still see them) until they are in the store. Only
+    // this thread removes from staged_, and Stage's push_back keeps
+    // references to existing elements valid.
+    std::vector<const Staged*> take;
     uint64_t end = 0;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return (!staged_.empty() && staged_.front().end <= durable_) || closing_;
+      auto durable_rows = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> uint64_t {
+        if (staged_.empty() || staged_.front().end > durable_) return 0;
+        return durable_ - indexed_;
       };
-      mu_.Await(absl::Condition(&ready));
-      while (!staged_.empty() && staged_.front().end <= durable_) {
-        end = staged_.front().end;
-        take.push_back(std::move(staged_.front()));
-        staged_.pop_front();
+      auto some = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return closing_ || durable_rows() > 0;
+      };
+      mu_.Await(absl::Condition(&some));
+      // Let the rows of the next group commits join, unless someone waits
+      // for them, too many wait, or the indexer is closing.
+      auto write_now = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return closing_ || waiters_ > 0 || durable_rows() >= options_.max_write_entries;
+      };
+      if (options_.write_interval > absl::ZeroDuration()) {
+        mu_.AwaitWithTimeout(absl::Condition(&write_now), options_.write_interval);
+      }
+      for (const Staged& b : staged_) {
+        if (b.end > durable_) break;
+        end = b.end;
+        take.push_back(&b);
       }
       if (take.empty()) {  // closing, nothing durable left to write
         stopped_ = true;
         return;
       }
     }
+    uint64_t rows = 0;
+    for (const Staged* b : take) rows += b->rows.size();
     absl::Status s = Write(take, end);
     if (!s.ok()) {
       s = absl::UnavailableError(absl::StrCat(
@@ -143,14 +195,13 @@ void Indexer::Run() {
       return;
     }
     absl::MutexLock lock(&mu_);
-    uint64_t rows = 0;
-    for (const Staged& b : take) {
-      rows += b.rows.size();
-      for (const IndexRow& r : b.rows) {
+    for (const Staged* b : take) {
+      for (const IndexRow& r : b->rows) {
         auto it = pending_.find(r.event_id);
         if (it != pending_.end() && it->second == r.index) pending_.erase(it);
       }
     }
+    staged_.erase(staged_.begin(), staged_.begin() + take.size());
     indexed_ = end;
     ++stats_.writes;
     stats_.rows += rows;

@@ -1,22 +1,34 @@
 // The deferred index writer: event_ids and streams rows (storage/schema.h,
 // "Deferred index rows") written after the synced batch of their entries,
-// off the sequencer's critical path.
+// off the sequencer's critical path, in batches spanning many group commits.
 //
 // Life of an entry's index rows:
 //   1. the sequencing thread Stages them with the batch (not durable yet):
-//      from then on FindPending answers the entry's event id;
+//      from then on FindPending answers the entry's event id, and
+//      PendingStreamVersions / PendingStreamRows its stream row;
 //   2. the writing thread reports the batch's size Durable once its synced
 //      write returned;
-//   3. the indexer thread writes every staged batch that is durable in ONE
-//      unsynced WriteBatch with meta "indexed" = the size they reach, then
-//      drops their event ids from the pending map and wakes WaitIndexed.
-// A crash before 3 is repaired on open by Reindex (recovery). An index
-// write that fails fails the ledger (Published::Fail): the store stays
-// consistent (open re-indexes), but this process cannot answer lookups.
+//   3. the indexer thread lets durable rows gather for up to
+//      IndexerOptions::write_interval (or max_write_entries entries, or
+//      while someone waits in WaitIndexed), then writes them in ONE
+//      unsynced WriteBatch with meta "indexed" = the size they reach;
+//      then it drops them from the pending rows and wakes WaitIndexed.
+//      One index write per interval instead of one per group commit: each
+//      is a second RocksDB write (log append, memtable inserts, a thread
+//      wake-up) that the next synced batch may wait behind
+//      (docs/PERFORMANCE.md, session 9).
+// Readers that need every row below a size merge the pending rows with the
+// store, reading the pending rows FIRST (a row leaves them only once it is
+// in the store), or call WaitIndexed.
+//
+// A crash before 3 is repaired on open by Reindex (recovery): the entries
+// of the last write_interval or so. An index write that fails fails the
+// ledger (Published::Fail): the store stays consistent (open re-indexes),
+// but this process cannot answer lookups.
 //
 // Thread-safety: Stage from the sequencing thread; Durable from the
-// writing thread; FindPending, WaitIndexed and indexed() from any thread;
-// Close from the owner once the sequencer is closed.
+// writing thread; FindPending, PendingStream*, WaitIndexed and indexed()
+// from any thread; Close from the owner once the sequencer is closed.
 
 #ifndef TRIALOG_STORAGE_INDEXER_H_
 #define TRIALOG_STORAGE_INDEXER_H_
@@ -25,6 +37,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <utility>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +47,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/published.h"
 #include "storage/schema.h"
@@ -53,6 +68,17 @@ struct IndexRow {
   uint64_t index = 0;    // the entry's index
 };
 
+struct IndexerOptions {
+  // Durable rows wait at most this long (from the first of them becoming
+  // durable) before they are written, so that one WriteBatch carries the
+  // rows of the group commits of that interval. Zero: each durable batch
+  // is written at once.
+  absl::Duration write_interval = absl::Milliseconds(10);
+  // ... and no longer once this many entries' rows wait (bounds one
+  // write's memtable inserts, which the next synced batch waits behind).
+  uint64_t max_write_entries = 4096;
+};
+
 struct IndexerStats {
   uint64_t writes = 0;      // index WriteBatches written
   uint64_t rows = 0;        // entries indexed by them
@@ -64,7 +90,8 @@ class Indexer {
   // Starts the indexer thread. `indexed` is the store's meta "indexed",
   // which must equal its size (Reindex first). `db` and `published` must
   // outlive the Indexer.
-  Indexer(Db* db, Published* published, uint64_t indexed);
+  Indexer(Db* db, Published* published, uint64_t indexed,
+          const IndexerOptions& options = IndexerOptions());
   // Close()s.
   ~Indexer();
   Indexer(const Indexer&) = delete;
@@ -77,6 +104,17 @@ class Indexer {
   // The index of the entry carrying `event_id` when it is staged and not
   // yet indexed (its batch may not be durable yet), else nullopt.
   std::optional<uint64_t> FindPending(const EventIdKey& event_id) const;
+
+  // For each of `stream_ids`, the highest stream version among its pending
+  // rows of entries below `size`, or 0 when it has none (its version is
+  // then the store's).
+  std::vector<uint64_t> PendingStreamVersions(absl::Span<const absl::string_view> stream_ids,
+                                              uint64_t size) const;
+
+  // The pending rows of `stream_id` for entries below `size`, as (stream
+  // version, entry index) in version order.
+  std::vector<std::pair<uint64_t, uint64_t>> PendingStreamRows(absl::string_view stream_id,
+                                                               uint64_t size) const;
 
   // The batches staged up to size `size` are durable (their synced write
   // returned).
@@ -100,10 +138,11 @@ class Indexer {
   };
   void Run();
   // One index write: rows of `batches`, meta "indexed" = `end`.
-  absl::Status Write(const std::deque<Staged>& batches, uint64_t end);
+  absl::Status Write(const std::vector<const Staged*>& batches, uint64_t end);
 
   Db* const db_;
   Published* const published_;
+  const IndexerOptions options_;
 
   mutable absl::Mutex mu_;
   std::deque<Staged> staged_ ABSL_GUARDED_BY(mu_);
@@ -111,6 +150,7 @@ class Indexer {
   uint64_t durable_ ABSL_GUARDED_BY(mu_);
   uint64_t indexed_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  mutable int waiters_ ABSL_GUARDED_BY(mu_) = 0;  // blocked in WaitIndexed
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
   IndexerStats stats_ ABSL_GUARDED_BY(mu_);

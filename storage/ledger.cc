@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <utility>
 
@@ -85,7 +86,7 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options,
     seq.sync = options.sync;
     // Recover re-indexed the store: its index covers every entry.
     ledger->indexer_ = std::make_unique<Indexer>(ledger->db_.get(), ledger->published_.get(),
-                                                 recovered->size);
+                                                 recovered->size, options.indexer);
     ledger->sequencer_ = std::make_unique<Sequencer>(
         seq, ledger->db_.get(), ledger->nodes_.get(), &ledger->checkpointer_, registry,
         std::move(machines), std::move(recovered->chain), ledger->published_.get(),
@@ -251,6 +252,10 @@ SequencerStats Ledger::sequencer_stats() const {
   return sequencer_ ? sequencer_->stats() : SequencerStats{};
 }
 
+IndexerStats Ledger::indexer_stats() const {
+  return indexer_ ? indexer_->stats() : IndexerStats{};
+}
+
 void Ledger::AppendAsync(Admitted admitted, Done done) {
   if (!sequencer_) {
     done(published_->health());
@@ -372,25 +377,48 @@ absl::StatusOr<std::vector<uint64_t>> Ledger::StreamIndexes(absl::string_view st
                                                             size_t limit) const {
   TRIALOG_RETURN_IF_ERROR(ValidateStreamId(stream_id));
   const uint64_t n = size();
-  TRIALOG_RETURN_IF_ERROR(WaitIndexed(n));
+  // The rows not yet in the store FIRST (indexer.h): they are the stream's
+  // newest versions; the store has every older one.
+  std::vector<std::pair<uint64_t, uint64_t>> pending;
+  if (indexer_ != nullptr) pending = indexer_->PendingStreamRows(stream_id, n);
+  const uint64_t first_pending =
+      pending.empty() ? std::numeric_limits<uint64_t>::max() : pending.front().first;
   const std::string prefix = StreamPrefix(stream_id);
   std::vector<uint64_t> out;
-  std::unique_ptr<rocksdb::Iterator> it = db_->NewIterator(Cf::kStreams);
   uint64_t want = std::max<uint64_t>(from_version, 1);
-  for (it->Seek(rocksdb::Slice(StreamKey(stream_id, want)));
-       it->Valid() && out.size() < limit; it->Next()) {
-    const absl::string_view key = View(it->key());
-    if (key.size() != prefix.size() + 8 || key.substr(0, prefix.size()) != prefix) break;
-    TRIALOG_ASSIGN_OR_RETURN(const uint64_t index, DecodeU64Value(View(it->value()), "a streams row"));
-    if (index >= n) break;  // not yet durable
-    if (DecodeBigEndian64(key.substr(prefix.size())) != want) {
+  if (want < first_pending) {
+    std::unique_ptr<rocksdb::Iterator> it = db_->NewIterator(Cf::kStreams);
+    for (it->Seek(rocksdb::Slice(StreamKey(stream_id, want)));
+         it->Valid() && out.size() < limit && want < first_pending; it->Next()) {
+      const absl::string_view key = View(it->key());
+      if (key.size() != prefix.size() + 8 || key.substr(0, prefix.size()) != prefix) break;
+      TRIALOG_ASSIGN_OR_RETURN(const uint64_t index,
+                               DecodeU64Value(View(it->value()), "a streams row"));
+      if (index >= n) break;  // not yet durable
+      if (DecodeBigEndian64(key.substr(prefix.size())) != want) {
+        return absl::DataLossError(absl::StrCat("stream ", stream_id, " version ", want,
+                                                " is missing from the streams index"));
+      }
+      out.push_back(index);
+      ++want;
+    }
+    TRIALOG_RETURN_IF_ERROR(FromRocks(it->status(), "scanning streams"));
+    if (want < first_pending && first_pending != std::numeric_limits<uint64_t>::max() &&
+        out.size() < limit) {
       return absl::DataLossError(absl::StrCat("stream ", stream_id, " version ", want,
                                               " is missing from the streams index"));
+    }
+  }
+  for (const auto& [version, index] : pending) {
+    if (out.size() >= limit) break;
+    if (version < want) continue;
+    if (version != want) {
+      return absl::DataLossError(absl::StrCat("stream ", stream_id, " version ", want,
+                                              " is missing from the pending index rows"));
     }
     out.push_back(index);
     ++want;
   }
-  TRIALOG_RETURN_IF_ERROR(FromRocks(it->status(), "scanning streams"));
   return out;
 }
 
@@ -409,20 +437,21 @@ absl::StatusOr<std::vector<uint64_t>> Ledger::StreamVersions(
     }
   }
   const uint64_t n = size();
-  TRIALOG_RETURN_IF_ERROR(WaitIndexed(n));
+  // The rows not yet in the store FIRST (indexer.h): a stream that has
+  // some is at its newest pending version; the store answers the others.
+  std::vector<uint64_t> versions = indexer_ != nullptr
+                                       ? indexer_->PendingStreamVersions(stream_ids, n)
+                                       : std::vector<uint64_t>(stream_ids.size(), 0);
   std::unique_ptr<rocksdb::Iterator> it = db_->NewIterator(Cf::kStreams);
-  std::vector<uint64_t> versions;
-  versions.reserve(stream_ids.size());
-  for (absl::string_view id : stream_ids) {
-    TRIALOG_ASSIGN_OR_RETURN(const uint64_t v, LastStreamVersionBelow(it.get(), id, n));
-    versions.push_back(v);
+  for (size_t k = 0; k < stream_ids.size(); ++k) {
+    if (versions[k] > 0) continue;
+    TRIALOG_ASSIGN_OR_RETURN(versions[k], LastStreamVersionBelow(it.get(), stream_ids[k], n));
   }
   return versions;
 }
 
 absl::Status Ledger::WaitIndexed(uint64_t n) const {
-  // Index rows are written just after their batch is durable (one
-  // unsynced write): wait for them rather than consult the pending tail.
+  // The indexer writes what is durable at once while someone waits.
   if (indexer_ == nullptr) return absl::OkStatus();  // damaged: what is stored
   return indexer_->WaitIndexed(n);
 }

@@ -66,6 +66,8 @@ struct LedgerOptions {
   // machines then hold only the entries before the damage.
   bool refuse_damaged = true;
   rocksdb::Env* env = nullptr;  // tests: fault injection; nullptr = default
+  // How the event_ids/streams rows reach the store (storage/indexer.h).
+  IndexerOptions indexer;
 
   // Projection snapshots (storage/snapshot.h), so that Open replays only
   // the entries after the latest one. Written only when the registry and
@@ -245,14 +247,18 @@ class Ledger {
   // those of the write. Thread-safe; not from a Done callback.
   absl::Status WriteSnapshotNow(bool sync = false);
   SequencerStats sequencer_stats() const;
+  // How the index rows were written (zero for a damaged, read-only ledger).
+  IndexerStats indexer_stats() const;
+  // Blocks until the event_ids/streams rows of entries below `n` are in
+  // the store (storage/indexer.h), making the indexer write what is
+  // durable at once. Lookups never need this (they read pending rows too);
+  // scrubs and benchmarks do. OK at once for a damaged ledger.
+  absl::Status WaitIndexed(uint64_t n) const;
 
  private:
   Ledger(Checkpointer checkpointer, std::unique_ptr<Db> db)
       : checkpointer_(std::move(checkpointer)), db_(std::move(db)) {}
   absl::Status CheckSize(uint64_t tree_size) const;
-  // Blocks until the event_ids/streams rows of entries below `n` are
-  // stored (storage/indexer.h).
-  absl::Status WaitIndexed(uint64_t n) const;
 
   void SnapshotLoop();
   // WriteSnapshotNow; `closing`: called by Close after the sequencer

@@ -39,6 +39,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -54,6 +55,7 @@
 #include "core/ledger/registry.h"
 #include "core/note/keys.h"
 #include "rocksdb/db.h"
+#include "rocksdb/sst_file_writer.h"
 #include "rocksdb/write_batch.h"
 #include "core/util/bytes.h"
 #include "core/util/mutex_debug.h"
@@ -81,6 +83,9 @@ struct Flags {
   size_t only = 0;  // profile mode: only ledger runs of this batch size
   size_t rows_only = 0;  // experiment: raw vs the schema's rows only, this batch size
   size_t timeline = 0;  // profile mode: print the timeline of this many batches
+  // IndexerOptions::write_interval of every ledger, in ms (0: each durable
+  // batch's index rows are written at once, as before session 9).
+  double index_interval_ms = absl::ToDoubleMilliseconds(IndexerOptions().write_interval);
 };
 
 Flags ParseFlags(int argc, char** argv) {
@@ -112,10 +117,14 @@ Flags ParseFlags(int argc, char** argv) {
       if (!absl::SimpleAtoi(*ro, &f.rows_only)) f.rows_only = 0;
     } else if (auto tl = value("timeline")) {
       if (!absl::SimpleAtoi(*tl, &f.timeline)) f.timeline = 0;
+    } else if (auto ii = value("index_interval_ms")) {
+      if (!absl::SimpleAtod(*ii, &f.index_interval_ms) || f.index_interval_ms < 0) {
+        f.index_interval_ms = 0;
+      }
     } else if (auto s = value("sync")) {
       f.sync = *s != "0";
     } else {
-      std::fprintf(stderr, "usage: storage_bench [--runs=5] [--entries=20000] [--depth=2] [--method=paired|runs] [--dir=/tmp] [--sync=1] [--only=BATCH [--timeline=BATCHES]] [--rows_only=BATCH]\n");
+      std::fprintf(stderr, "usage: storage_bench [--runs=5] [--entries=20000] [--depth=2] [--method=paired|runs] [--dir=/tmp] [--sync=1] [--only=BATCH [--timeline=BATCHES]] [--rows_only=BATCH] [--index_interval_ms=MS]\n");
       std::exit(2);
     }
   }
@@ -215,12 +224,13 @@ struct LedgerRun {
 
 std::unique_ptr<Ledger> OpenLedger(const std::string& dir, const note::NoteSigner& signer,
                                    ledger::PrincipalRegistry* registry, size_t max_batch,
-                                   bool sync) {
+                                   bool sync, double index_interval_ms) {
   LedgerOptions o;
   o.dir = dir;
   o.checkpoint_signer = &signer;
   o.max_batch = max_batch;
   o.sync = sync;
+  o.indexer.write_interval = absl::Milliseconds(index_interval_ms);
   absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(o, registry, {});
   if (!l.ok()) {
     std::fprintf(stderr, "open: %s\n", std::string(l.status().message()).c_str());
@@ -242,7 +252,7 @@ LedgerRun RunLedger(const Flags& f, const note::NoteSigner& signer, const Worklo
   LedgerRun out;
   {
     ledger::PrincipalRegistry registry;
-    std::unique_ptr<Ledger> ledger = OpenLedger(dir, signer, &registry, batch, f.sync);
+    std::unique_ptr<Ledger> ledger = OpenLedger(dir, signer, &registry, batch, f.sync, f.index_interval_ms);
     if (!ledger->Append(w.genesis).ok()) std::exit(1);
     std::vector<std::vector<Admitted>> chunks;
     for (size_t i = 0; i < n; i += batch) {
@@ -294,6 +304,8 @@ LedgerRun RunLedger(const Flags& f, const note::NoteSigner& signer, const Worklo
       auto done = [&] { return outstanding == 0; };
       mu.Await(absl::Condition(&done));
     }
+    // The index rows still pending are part of the run's cost.
+    if (!ledger->WaitIndexed(ledger->size()).ok()) std::exit(1);
     out.rate = n / absl::ToDoubleSeconds(absl::Now() - start);
     out.cpu_us = (CpuSeconds() - cpu0) * 1e6 / n;
     bytes += chunk_bytes.load();
@@ -302,7 +314,7 @@ LedgerRun RunLedger(const Flags& f, const note::NoteSigner& signer, const Worklo
   }
   if (measure_replay) {
     ledger::PrincipalRegistry registry;
-    std::unique_ptr<Ledger> ledger = OpenLedger(dir, signer, &registry, batch, f.sync);
+    std::unique_ptr<Ledger> ledger = OpenLedger(dir, signer, &registry, batch, f.sync, f.index_interval_ms);
     const OpenStats& st = ledger->open_stats();
     out.replay_rate = st.replayed_entries / std::max(1e-9, absl::ToDoubleSeconds(st.replay_time));
   }
@@ -351,8 +363,50 @@ struct RowShape {
   bool bundles = false;      // per batch ONE entries row (the batch's entries
                              // concatenated) and ONE node row (its nodes'
                              // hashes concatenated), as in Tessera's tiles
+  // Index rows collected in memory and, every `ingest_every` entries,
+  // written as sorted table files (SstFileWriter) and ingested into both
+  // families at once, then meta "indexed": no memtable insert, no WAL.
+  size_t ingest_every = 0;
+  bool index_without_wal = false;  // the unsynced batch with WriteOptions::disableWAL
 };
 constexpr RowShape kSchemaRows{"the schema's rows (format 3)"};
+
+// Sorts `rows` and writes them as one table file for `cf` at `path`.
+void WriteRun(Db& d, Cf cf, const std::string& path,
+              std::vector<std::pair<std::string, std::string>>* rows) {
+  std::sort(rows->begin(), rows->end());
+  rocksdb::Options options(d.rocks()->GetDBOptions(), d.rocks()->GetOptions(d.handle(cf)));
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, d.handle(cf));
+  if (!writer.Open(path).ok()) std::exit(1);
+  for (const auto& [key, value] : *rows) {
+    if (!writer.Put(key, value).ok()) std::exit(1);
+  }
+  if (!writer.Finish().ok()) std::exit(1);
+  rows->clear();
+}
+
+// RowShape::ingest_every: both runs as table files, ingested at once.
+void IngestRuns(Db& d, const std::string& dir,
+                std::vector<std::pair<std::string, std::string>>* ids,
+                std::vector<std::pair<std::string, std::string>>* streams) {
+  static int file = 0;
+  const std::string ids_path = absl::StrCat(dir, "/ids-", ++file, ".sst");
+  const std::string streams_path = absl::StrCat(dir, "/streams-", file, ".sst");
+  WriteRun(d, Cf::kEventIds, ids_path, ids);
+  WriteRun(d, Cf::kStreams, streams_path, streams);
+  std::vector<rocksdb::IngestExternalFileArg> args(2);
+  args[0].column_family = d.handle(Cf::kEventIds);
+  args[0].external_files = {ids_path};
+  args[0].options.move_files = true;
+  args[1].column_family = d.handle(Cf::kStreams);
+  args[1].external_files = {streams_path};
+  args[1].options.move_files = true;
+  rocksdb::Status s = d.rocks()->IngestExternalFiles(args);
+  if (!s.ok()) {
+    std::fprintf(stderr, "ingest: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+}
 
 // The rows the ledger writes per entry (entry, the perfect nodes of levels
 // >= 1 it completes) and per batch (the checkpoint) in the synced batch,
@@ -378,6 +432,7 @@ double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, do
     const std::string hash(32, '\x5a');
     const std::string note(260, 'c');
     std::vector<uint64_t> versions(100, 0);
+    std::vector<std::pair<std::string, std::string>> run_ids, run_streams;
     const double cpu0 = CpuSeconds();
     const absl::Time start = absl::Now();
     for (size_t i = 0; i < n;) {
@@ -408,10 +463,15 @@ double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, do
         if (!shape.index_rows) continue;
         std::string event_id(16, '\0');
         for (char& c : event_id) c = static_cast<char>(rng());
-        index_rows.Put(d.handle(Cf::kEventIds), event_id, index);
         const size_t s = rng() % versions.size();
         const std::string stream = absl::StrCat("subject/RU-01-", 1000 + s);
         ++versions[s];
+        if (shape.ingest_every > 0) {
+          run_ids.emplace_back(std::move(event_id), index);
+          run_streams.emplace_back(StreamKey(stream, versions[s]), index);
+          continue;
+        }
+        index_rows.Put(d.handle(Cf::kEventIds), event_id, index);
         index_rows.Put(d.handle(Cf::kStreams), StreamKey(stream, versions[s]), index);
       }
       if (shape.bundles) {
@@ -420,8 +480,20 @@ double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, do
       }
       w.Put(d.handle(Cf::kMeta), "checkpoint", note);
       if (!d.Write(&w, f.sync).ok()) std::exit(1);
+      if (shape.ingest_every > 0 && (run_ids.size() >= shape.ingest_every || i == n)) {
+        IngestRuns(d, dir, &run_ids, &run_streams);
+        index_rows.Put(d.handle(Cf::kMeta), "indexed", EncodeBigEndian64(i));
+        if (!d.Write(&index_rows, false).ok()) std::exit(1);
+        continue;
+      }
       if (index_rows.Count() == 0) continue;
       index_rows.Put(d.handle(Cf::kMeta), "indexed", EncodeBigEndian64(i));
+      if (shape.index_without_wal) {
+        rocksdb::WriteOptions no_wal;
+        no_wal.disableWAL = true;
+        if (!d.rocks()->Write(no_wal, &index_rows).ok()) std::exit(1);
+        continue;
+      }
       if (!d.Write(&index_rows, false).ok()) std::exit(1);
     }
     rate = n / absl::ToDoubleSeconds(absl::Now() - start);
@@ -445,6 +517,7 @@ struct Paired {
   double closed_cpu_us = 0, deep_cpu_us = 0, raw_cpu_us = 0;  // process CPU per record
   double mean_entry = 0;
   SequencerStats stats;      // of the d>1 ledger
+  IndexerStats index_stats;  // of the d>1 ledger
   double replay_rate = 0;    // of the d=1 ledger, on reopen (if measured)
   std::string open_detail;   // where that reopen's time went
 };
@@ -455,8 +528,8 @@ Paired RunPaired(const Flags& f, const note::NoteSigner& signer, const Workload&
   Paired out;
   {
     ledger::PrincipalRegistry closed_registry, deep_registry;
-    std::unique_ptr<Ledger> closed = OpenLedger(closed_dir, signer, &closed_registry, batch, f.sync);
-    std::unique_ptr<Ledger> deep = OpenLedger(deep_dir, signer, &deep_registry, batch, f.sync);
+    std::unique_ptr<Ledger> closed = OpenLedger(closed_dir, signer, &closed_registry, batch, f.sync, f.index_interval_ms);
+    std::unique_ptr<Ledger> deep = OpenLedger(deep_dir, signer, &deep_registry, batch, f.sync, f.index_interval_ms);
     if (!closed->Append(w.genesis).ok() || !deep->Append(w.genesis).ok()) std::exit(1);
     DbOptions o;
     o.dir = raw_dir + "/raw";
@@ -544,6 +617,15 @@ Paired RunPaired(const Flags& f, const note::NoteSigner& signer, const Workload&
       deep_cpu += CpuSeconds() - cpu0;
       raw_segment(end - begin);
     }
+    // The index rows each ledger still holds pending are part of its cost.
+    for (auto [ledger, time, cpu] : {std::tuple(closed.get(), &closed_time, &closed_cpu),
+                                     std::tuple(deep.get(), &deep_time, &deep_cpu)}) {
+      const double cpu0 = CpuSeconds();
+      const absl::Time t0 = absl::Now();
+      if (!ledger->WaitIndexed(ledger->size()).ok()) std::exit(1);
+      *time += absl::Now() - t0;
+      *cpu += CpuSeconds() - cpu0;
+    }
     out.closed = n / absl::ToDoubleSeconds(closed_time);
     out.deep = n / absl::ToDoubleSeconds(deep_time);
     out.raw = raw_index / absl::ToDoubleSeconds(raw_time);
@@ -552,10 +634,11 @@ Paired RunPaired(const Flags& f, const note::NoteSigner& signer, const Workload&
     out.raw_cpu_us = raw_cpu * 1e6 / raw_index;
     out.mean_entry = static_cast<double>(entry_bytes) / n;
     out.stats = deep->sequencer_stats();
+    out.index_stats = deep->indexer_stats();
   }
   if (measure_replay) {
     ledger::PrincipalRegistry registry;
-    std::unique_ptr<Ledger> ledger = OpenLedger(closed_dir, signer, &registry, batch, f.sync);
+    std::unique_ptr<Ledger> ledger = OpenLedger(closed_dir, signer, &registry, batch, f.sync, f.index_interval_ms);
     const OpenStats& st = ledger->open_stats();
     out.replay_rate = st.replayed_entries / std::max(1e-9, absl::ToDoubleSeconds(st.replay_time));
     out.open_detail = absl::StrFormat(
@@ -580,7 +663,7 @@ LedgerRun RunConcurrent(const Flags& f, const note::NoteSigner& signer, const Wo
   LedgerRun out;
   {
     ledger::PrincipalRegistry registry;
-    std::unique_ptr<Ledger> ledger = OpenLedger(dir, signer, &registry, 512, f.sync);
+    std::unique_ptr<Ledger> ledger = OpenLedger(dir, signer, &registry, 512, f.sync, f.index_interval_ms);
     if (!ledger->Append(w.genesis).ok()) std::exit(1);
     std::vector<std::thread> clients;
     const absl::Time start = absl::Now();
@@ -592,6 +675,7 @@ LedgerRun RunConcurrent(const Flags& f, const note::NoteSigner& signer, const Wo
       });
     }
     for (std::thread& c : clients) c.join();
+    if (!ledger->WaitIndexed(ledger->size()).ok()) std::exit(1);  // part of the cost
     out.rate = n / absl::ToDoubleSeconds(absl::Now() - start);
     out.stats = ledger->sequencer_stats();
   }
@@ -687,6 +771,9 @@ int Main(int argc, char** argv) {
         {"  without the index rows (event_ids, streams)", false, false, false},
         {"  without index rows, entries and nodes as one row each per batch", false, false, true},
         {"  with index rows, entries and nodes as one row each per batch", false, true, true},
+        {"  index rows ingested as table files every 16384 entries", false, true, false, 16384},
+        {"  index rows written without the WAL", false, true, false, 0, true},
+        {"  index rows ingested as table files every 65536 entries", false, true, false, 65536},
     };
     constexpr size_t kShapes = sizeof(shapes) / sizeof(shapes[0]);
     std::vector<double> raw, raw_cpu;
@@ -808,7 +895,7 @@ int Main(int argc, char** argv) {
                 Median(rows_cpus));
     std::printf("       d>1 sequencer µs/entry (last round): sequence %.1f, sign %.1f, hand-over "
                 "wait %.1f | write %.1f, answer %.1f; thread CPU: sequencing %.1f, writing %.1f; "
-                "%llu batches, largest %llu\n",
+                "%llu batches, largest %llu; index: %llu writes, %.0f entries each\n",
                 absl::ToDoubleSeconds(st.sequence_time) * per,
                 absl::ToDoubleSeconds(st.sign_time) * per,
                 absl::ToDoubleSeconds(st.handoff_wait_time) * per,
@@ -817,7 +904,10 @@ int Main(int argc, char** argv) {
                 absl::ToDoubleSeconds(st.sequence_cpu_time) * per,
                 absl::ToDoubleSeconds(st.commit_cpu_time) * per,
                 static_cast<unsigned long long>(st.batches_written),
-                static_cast<unsigned long long>(st.largest_batch));
+                static_cast<unsigned long long>(st.largest_batch),
+                static_cast<unsigned long long>(last.index_stats.writes),
+                static_cast<double>(last.index_stats.rows) /
+                    static_cast<double>(std::max<uint64_t>(1, last.index_stats.writes)));
     std::fflush(stdout);
     if (batch == 256) {
       replay = Median(replay_rates);

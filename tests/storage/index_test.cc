@@ -5,6 +5,8 @@
 // reads, stream versions). Expected answers come from the stored entries
 // themselves (parsed here), never from the index under test.
 
+#include <algorithm>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -320,6 +322,175 @@ TEST(DeferredIndexTest, UnparsableEntryInTheUnindexedTailIsNamed) {
   absl::Status s = h.Open();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(s.message()), HasSubstr("52"));
+}
+
+// What the ledger's own entries say (read through the ledger, not the
+// index under test).
+Truth TruthFromEntries(const Ledger& ledger) {
+  Truth t;
+  for (uint64_t i = 0; i < ledger.size(); ++i) {
+    absl::StatusOr<std::string> bytes = ledger.ReadEntry(i);
+    EXPECT_TRUE(bytes.ok()) << bytes.status();
+    absl::StatusOr<ledger::ParsedEntry> e = ledger::ParseEntry(*bytes);
+    EXPECT_TRUE(e.ok()) << e.status();
+    t.event_ids[e->envelope.event_id()] = i;
+    t.streams[e->envelope.stream_id()].push_back(i);
+    t.event_id_of.push_back(e->envelope.event_id());
+    t.stream_of.push_back(e->envelope.stream_id());
+    t.version_of.push_back(e->entry.stream_version());
+  }
+  return t;
+}
+
+// Every way to read a stream from the middle, and all streams at once.
+void ExpectStreamReadsMatch(Ledger& ledger, const Truth& t) {
+  std::vector<absl::string_view> ids;
+  std::vector<uint64_t> want_versions;
+  for (const auto& [stream, indexes] : t.streams) {
+    ids.push_back(stream);
+    want_versions.push_back(indexes.size());
+    for (uint64_t from = 1; from <= indexes.size() + 1; from += 5) {
+      for (size_t limit : {size_t{1}, size_t{4}, size_t{1000}}) {
+        absl::StatusOr<std::vector<uint64_t>> got = ledger.StreamIndexes(stream, from, limit);
+        ASSERT_TRUE(got.ok()) << got.status();
+        std::vector<uint64_t> want(indexes.begin() + std::min<size_t>(from - 1, indexes.size()),
+                                   indexes.end());
+        if (want.size() > limit) want.resize(limit);
+        EXPECT_EQ(*got, want) << stream << " from " << from << " limit " << limit;
+      }
+    }
+  }
+  ids.push_back("subject/none");  // a stream with no entries
+  want_versions.push_back(0);
+  ids.push_back(ids.front());     // a repeat
+  want_versions.push_back(want_versions.front());
+  absl::StatusOr<std::vector<uint64_t>> versions = ledger.StreamVersions(ids);
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  EXPECT_EQ(*versions, want_versions);
+}
+
+// Appends `batches` batches of `per_batch` notes over kStreams.
+void AppendNotes(LedgerHarness& h, int batches, int per_batch, int tag) {
+  for (int b = 0; b < batches; ++b) {
+    std::vector<Admitted> batch;
+    for (int i = 0; i < per_batch; ++i) {
+      batch.push_back(NoteEvent(h.admin, kStreams[(b * per_batch + i) % 3],
+                                absl::StrCat(tag, "/", b, "/", i)));
+    }
+    for (const auto& r : h.ledger->AppendAll(std::move(batch))) ASSERT_TRUE(r.ok()) << r.status();
+  }
+}
+
+TEST(IndexWritesTest, PendingRowsAnswerEveryLookupWithoutAnIndexWrite) {
+  // An interval that never ends: every row stays in memory until the
+  // close, and every lookup must be answered from there.
+  LedgerHarness h;
+  LedgerOptions o;
+  o.indexer.write_interval = absl::Hours(1);
+  o.indexer.max_write_entries = 1 << 20;
+  ASSERT_TRUE(h.Open(o).ok());
+  ASSERT_TRUE(h.ledger->Append(Genesis(h.admin)).ok());
+  AppendNotes(h, 12, 9, 1);
+  const Truth t = TruthFromEntries(*h.ledger);
+  ExpectLookupsMatch(*h.ledger, t);
+  ExpectStreamReadsMatch(*h.ledger, t);
+  EXPECT_EQ(h.ledger->indexer_stats().writes, 0u) << "a lookup forced an index write";
+  // Stream versions for the sequencer come from the same rows.
+  const uint64_t a = t.streams.at("subject/A").size();
+  EXPECT_EQ(h.ledger->Append(NoteEvent(h.admin, "subject/A", "stale", a - 1)).status().code(),
+            absl::StatusCode::kAborted);
+  ASSERT_TRUE(h.ledger->Append(NoteEvent(h.admin, "subject/A", "next", a)).ok());
+  EXPECT_EQ(h.ledger->indexer_stats().writes, 0u);
+  const uint64_t size = h.ledger->size();
+  h.Shut();
+  // The close wrote everything: the store alone answers after a reopen.
+  std::unique_ptr<Db> db = h.OpenRaw();
+  EXPECT_EQ(**ReadIndexed(*db), size);
+  const Truth stored = ReadTruth(*db, size);
+  for (const auto& [id, index] : stored.event_ids) {
+    absl::StatusOr<std::string> row = db->Get(Cf::kEventIds, id);
+    ASSERT_TRUE(row.ok()) << row.status();
+    EXPECT_EQ(*row, EncodeBigEndian64(index));
+  }
+  for (const auto& [stream, indexes] : stored.streams) {
+    for (size_t v = 0; v < indexes.size(); ++v) {
+      absl::StatusOr<std::string> row = db->Get(Cf::kStreams, StreamKey(stream, v + 1));
+      ASSERT_TRUE(row.ok()) << stream << " version " << v + 1 << ": " << row.status();
+      EXPECT_EQ(*row, EncodeBigEndian64(indexes[v]));
+    }
+  }
+}
+
+TEST(IndexWritesTest, WrittenAndPendingRowsMergeInEveryRead) {
+  // Writes every 40 entries and never by time: the store holds the older
+  // rows while newer ones are pending; reads between the batches.
+  LedgerHarness h;
+  LedgerOptions o;
+  o.indexer.write_interval = absl::Hours(1);
+  o.indexer.max_write_entries = 40;
+  ASSERT_TRUE(h.Open(o).ok());
+  ASSERT_TRUE(h.ledger->Append(Genesis(h.admin)).ok());
+  for (int round = 0; round < 30; ++round) {
+    AppendNotes(h, 1, 5, round);
+    if (round % 6 == 5) {
+      const Truth t = TruthFromEntries(*h.ledger);
+      ExpectLookupsMatch(*h.ledger, t);
+      ExpectStreamReadsMatch(*h.ledger, t);
+    }
+  }
+  const Truth t = TruthFromEntries(*h.ledger);
+  const IndexerStats stats = h.ledger->indexer_stats();
+  EXPECT_GE(stats.writes, 3u);
+  EXPECT_GE(stats.rows, 120u);
+  EXPECT_LT(stats.rows, h.ledger->size()) << "nothing was pending";
+  // Repeats of everything are duplicates, their first copies found in the
+  // store or in memory alike.
+  std::vector<Admitted> repeats;
+  for (uint64_t i = 1; i < h.ledger->size(); ++i) {
+    absl::StatusOr<std::string> bytes = h.ledger->ReadEntry(i);
+    ASSERT_TRUE(bytes.ok());
+    absl::StatusOr<ledger::ParsedEntry> e = ledger::ParseEntry(*bytes);
+    ASSERT_TRUE(e.ok());
+    Admitted a;
+    a.signed_envelope = e->entry.signed_envelope();
+    a.envelope = e->envelope;
+    a.verified_key = h.admin.key.public_key();
+    repeats.push_back(std::move(a));
+  }
+  const std::vector<absl::StatusOr<AppendResult>> again = h.ledger->AppendAll(std::move(repeats));
+  for (size_t k = 0; k < again.size(); ++k) {
+    ASSERT_TRUE(again[k].ok()) << again[k].status();
+    EXPECT_TRUE(again[k]->duplicate);
+    EXPECT_EQ(again[k]->index, k + 1);
+  }
+  absl::StatusOr<ScrubReport> scrub = h.ledger->Scrub();  // waits for every row
+  ASSERT_TRUE(scrub.ok()) << scrub.status();
+  EXPECT_TRUE(scrub->ok()) << scrub->ToStatus();
+  EXPECT_EQ(h.ledger->indexer_stats().rows, h.ledger->size());
+  ExpectLookupsMatch(*h.ledger, t);
+  const uint64_t size = h.ledger->size();
+  h.Shut();
+  std::unique_ptr<Db> db = h.OpenRaw();
+  EXPECT_EQ(**ReadIndexed(*db), size);
+}
+
+TEST(IndexWritesTest, RowsAreWrittenWithinTheIntervalWithoutAWaiter) {
+  LedgerHarness h;
+  LedgerOptions o;
+  o.indexer.write_interval = absl::Milliseconds(200);
+  ASSERT_TRUE(h.Open(o).ok());
+  ASSERT_TRUE(h.ledger->Append(Genesis(h.admin)).ok());
+  AppendNotes(h, 4, 9, 7);
+  const uint64_t size = h.ledger->size();
+  // Nobody asks for them: the interval alone gets them written.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (h.ledger->indexer_stats().rows < size && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  const IndexerStats stats = h.ledger->indexer_stats();
+  EXPECT_EQ(stats.rows, size);
+  // Fewer writes than group commits (5): appends within an interval share one.
+  EXPECT_LT(stats.writes, 5u);
 }
 
 }  // namespace
