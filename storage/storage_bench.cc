@@ -385,13 +385,13 @@ void WriteRun(Db& d, Cf cf, const std::string& path,
   rows->clear();
 }
 
-// RowShape::ingest_every: both runs as table files, ingested at once.
-void IngestRuns(Db& d, const std::string& dir,
+// RowShape::ingest_every: both runs (of the entries below `end`) as table
+// files, ingested at once.
+void IngestRuns(Db& d, const std::string& dir, size_t end,
                 std::vector<std::pair<std::string, std::string>>* ids,
                 std::vector<std::pair<std::string, std::string>>* streams) {
-  static int file = 0;
-  const std::string ids_path = absl::StrCat(dir, "/ids-", ++file, ".sst");
-  const std::string streams_path = absl::StrCat(dir, "/streams-", file, ".sst");
+  const std::string ids_path = absl::StrCat(dir, "/ids-", end, ".sst");
+  const std::string streams_path = absl::StrCat(dir, "/streams-", end, ".sst");
   WriteRun(d, Cf::kEventIds, ids_path, ids);
   WriteRun(d, Cf::kStreams, streams_path, streams);
   std::vector<rocksdb::IngestExternalFileArg> args(2);
@@ -480,21 +480,16 @@ double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, do
       }
       w.Put(d.handle(Cf::kMeta), "checkpoint", note);
       if (!d.Write(&w, f.sync).ok()) std::exit(1);
-      if (shape.ingest_every > 0 && (run_ids.size() >= shape.ingest_every || i == n)) {
-        IngestRuns(d, dir, &run_ids, &run_streams);
-        index_rows.Put(d.handle(Cf::kMeta), "indexed", EncodeBigEndian64(i));
-        if (!d.Write(&index_rows, false).ok()) std::exit(1);
+      if (shape.ingest_every > 0) {
+        if (run_ids.size() < shape.ingest_every && i != n) continue;
+        IngestRuns(d, dir, i, &run_ids, &run_streams);  // then only the watermark below
+      } else if (index_rows.Count() == 0) {
         continue;
       }
-      if (index_rows.Count() == 0) continue;
       index_rows.Put(d.handle(Cf::kMeta), "indexed", EncodeBigEndian64(i));
-      if (shape.index_without_wal) {
-        rocksdb::WriteOptions no_wal;
-        no_wal.disableWAL = true;
-        if (!d.rocks()->Write(no_wal, &index_rows).ok()) std::exit(1);
-        continue;
-      }
-      if (!d.Write(&index_rows, false).ok()) std::exit(1);
+      rocksdb::WriteOptions unsynced;
+      unsynced.disableWAL = shape.index_without_wal;
+      if (!d.rocks()->Write(unsynced, &index_rows).ok()) std::exit(1);
     }
     rate = n / absl::ToDoubleSeconds(absl::Now() - start);
     *cpu_us = (CpuSeconds() - cpu0) * 1e6 / n;
