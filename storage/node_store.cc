@@ -121,11 +121,79 @@ bool NodeStore::WaitLowLevelLoad() const {
   return low_loaded_.load(std::memory_order_acquire);
 }
 
+absl::Status NodeStore::HashTile(uint64_t tile, Tile* out) const {
+  const uint64_t first = tile * kTileLeaves;
+  const std::string end = EntryKey(first + kTileLeaves);
+  rocksdb::ReadOptions ro;
+  const rocksdb::Slice upper(end);
+  ro.iterate_upper_bound = &upper;
+  // The tile's entries are adjacent: fetch the blocks they span in one read.
+  ro.readahead_size = 16 << 10;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->rocks()->NewIterator(ro, db_->handle(Cf::kEntries)));
+  const std::string start = EntryKey(first);
+  it->Seek(rocksdb::Slice(start));
+  char* leaf = out->hashes;
+  for (uint64_t i = 0; i < kTileLeaves; ++i, it->Next()) {
+    const std::string want = i == 0 ? start : EntryKey(first + i);
+    if (!it->Valid() || it->key() != rocksdb::Slice(want)) {
+      TRIALOG_RETURN_IF_ERROR(FromRocks(it->status(), "reading a tile of entries"));
+      return absl::NotFoundError(absl::StrCat("entry ", first + i, " is not stored"));
+    }
+    const std::string hash =
+        merkle::HashLeaf(absl::string_view(it->value().data(), it->value().size()));
+    std::memcpy(leaf + i * merkle::kHashSize, hash.data(), merkle::kHashSize);
+  }
+  // Each level's nodes follow the level below, in the same array.
+  const char* below = out->hashes;
+  char* level = out->hashes + kTileLeaves * merkle::kHashSize;
+  for (uint64_t width = kTileLeaves / 2; width >= 2; width /= 2) {
+    for (uint64_t i = 0; i < width; ++i) {
+      merkle::HashChildrenTo(absl::string_view(below + 2 * i * merkle::kHashSize, merkle::kHashSize),
+                             absl::string_view(below + (2 * i + 1) * merkle::kHashSize,
+                                               merkle::kHashSize),
+                             level + i * merkle::kHashSize);
+    }
+    below = level;
+    level += width * merkle::kHashSize;
+  }
+  out->index = tile;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> NodeStore::FromTile(merkle::NodeId id) const {
+  const uint32_t shift = kLowCacheMinLevel - id.level;
+  const uint64_t tile = id.index >> shift;
+  // Offset of the node's level in Tile::hashes, then of the node in it.
+  uint64_t offset = 0;
+  for (uint32_t l = 0; l < id.level; ++l) offset += kTileLeaves >> l;
+  offset += id.index - (tile << shift);
+  const size_t slot = tile % kTileCacheSlots;
+  {
+    absl::MutexLock lock(&tiles_mu_);
+    if (tiles_[slot].index == tile) {
+      return std::string(tiles_[slot].hashes + offset * merkle::kHashSize, merkle::kHashSize);
+    }
+  }
+  // Hashed outside the lock: concurrent proofs of other tiles proceed.
+  Tile hashed;
+  TRIALOG_RETURN_IF_ERROR(HashTile(tile, &hashed));
+  std::string hash(hashed.hashes + offset * merkle::kHashSize, merkle::kHashSize);
+  absl::MutexLock lock(&tiles_mu_);
+  tiles_[slot] = hashed;
+  return hash;
+}
+
 absl::StatusOr<std::string> NodeStore::GetNode(merkle::NodeId id) const {
   {
     absl::ReaderMutexLock lock(&mu_);
     std::string hash;
     if (FromMemory(id, &hash)) return hash;
+  }
+  if (id.level < kLowCacheMinLevel) {
+    absl::StatusOr<std::string> from_tile = FromTile(id);
+    if (from_tile.ok() || !absl::IsNotFound(from_tile.status())) return from_tile;
+    // The tile is not complete in the store: read the node alone.
   }
   if (id.level == 0) {
     // Leaf hashes are not stored: hash the entry row.

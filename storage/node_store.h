@@ -12,6 +12,20 @@
 // until that load finishes, and for the nodes completed after open that
 // left the recent window, those come from RocksDB too (its block cache).
 //
+// The nodes below kLowCacheMinLevel that a proof needs all lie in one tile:
+// the perfect subtree of kTileLeaves leaves at level kLowCacheMinLevel that
+// holds the proved leaf (a consistency proof: the old size's last leaf).
+// So a miss on such a node does not read that one node: it reads the tile's
+// kTileLeaves entries (adjacent keys, one or two data blocks, one range
+// read) and hashes the whole tile, leaves and inner nodes, into a small
+// cache of recent tiles; the proof's other low nodes then come from there.
+// From a cold page cache that is one read per proof instead of four (the
+// leaf's sibling entry and one node row each at levels 1-3). Only tiles
+// whose kTileLeaves entries are all stored are hashed so; the nodes of the
+// newest, incomplete tile come from the recent window or their rows. The
+// stored node rows of levels 1-3 are still written, and Scrub and a full
+// replay still compare them with the entries.
+//
 // Thread-safety: GetNode may be called concurrently with itself and with
 // Publish (one publisher at a time).
 
@@ -43,6 +57,11 @@ class NodeStore : public merkle::NodeSource {
   static constexpr uint64_t kRecentLeaves = uint64_t{1} << 16;
   // Lowest level StartLowLevelLoad reads into memory.
   static constexpr uint32_t kLowCacheMinLevel = 4;
+  // Leaves per tile (the nodes below kLowCacheMinLevel are hashed per tile).
+  static constexpr uint64_t kTileLeaves = uint64_t{1} << kLowCacheMinLevel;
+  // Tiles kept hashed (direct-mapped by tile index): enough for the
+  // concurrent proofs of a busy server, 62 KB.
+  static constexpr size_t kTileCacheSlots = 64;
 
   // `db` must outlive this NodeStore.
   explicit NodeStore(const Db* db) : db_(db) {}
@@ -78,8 +97,23 @@ class NodeStore : public merkle::NodeSource {
   void Publish(const std::vector<std::pair<merkle::NodeId, std::string>>& nodes);
 
  private:
+  // The hashes of one complete tile: its kTileLeaves leaf hashes, then the
+  // nodes of levels 1 .. kLowCacheMinLevel - 1, each level left to right.
+  struct Tile {
+    static constexpr size_t kNodes = 2 * kTileLeaves - 2;
+    uint64_t index = ~uint64_t{0};  // tile t covers leaves [t, t+1) * kTileLeaves
+    char hashes[kNodes * merkle::kHashSize];
+  };
+
   // The in-memory hash of `id` into *hash (true), or false.
   bool FromMemory(merkle::NodeId id, std::string* hash) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Low node `id` (level < kLowCacheMinLevel) from its tile: from the tile
+  // cache, or hashed from the tile's stored entries. NOT_FOUND when not
+  // every entry of the tile is stored (the caller then reads the node
+  // alone); other errors are I/O.
+  absl::StatusOr<std::string> FromTile(merkle::NodeId id) const;
+  // Reads tile `tile`'s entries and hashes them into *out.
+  absl::Status HashTile(uint64_t tile, Tile* out) const;
 
   const Db* db_;
   mutable absl::Mutex mu_;
@@ -100,6 +134,10 @@ class NodeStore : public merkle::NodeSource {
   std::atomic<bool> low_loaded_{false};
   mutable absl::Notification low_done_;
   std::thread loader_;
+
+  mutable absl::Mutex tiles_mu_;
+  mutable std::vector<Tile> tiles_ ABSL_GUARDED_BY(tiles_mu_) =
+      std::vector<Tile>(kTileCacheSlots);
 };
 
 }  // namespace trialog::storage

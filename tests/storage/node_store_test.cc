@@ -1,5 +1,6 @@
 // NodeStore's proof read path (the nodes below the in-memory levels read
-// from a real RocksDB, one Get each). The stored
+// from a real RocksDB: levels 4-7 one Get each, levels 0-3 hashed per
+// 16-leaf tile from the tile's entries). The stored
 // nodes are computed here with SHA-256 directly (RFC 6962 §2.1), not with
 // core/merkle's hasher, and every proof is checked with core/merkle's
 // verifier against core/merkle's reference root of the leaf hashes.
@@ -102,13 +103,69 @@ TEST_F(NodeStoreReadTest, ConsistencyProofsVerify) {
 
 TEST_F(NodeStoreReadTest, ProofNamesAMissingNode) {
   ASSERT_TRUE(db_->rocks()
-                  ->Delete(rocksdb::WriteOptions(), db_->handle(Cf::kNodes), NodeKey({3, 5}))
+                  ->Delete(rocksdb::WriteOptions(), db_->handle(Cf::kNodes), NodeKey({4, 3}))
                   .ok());
-  // Leaf 40 = node (3, 5)'s leaves [40, 48); the proof of leaf 32 needs it.
+  // Node (4, 3) covers leaves [48, 64); the proof of leaf 32 needs it.
   absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*store_, 32, kLeaves);
   ASSERT_FALSE(proof.ok());
   EXPECT_EQ(proof.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(proof.status().message(), HasSubstr("node (3, 5)"));
+  EXPECT_THAT(proof.status().message(), HasSubstr("node (4, 3)"));
+}
+
+// The nodes below level 4 come from the proved leaf's tile of 16 entries,
+// not from their rows: with every stored row of levels 1-3 gone, every
+// proof still verifies, and each of those nodes equals the row this test
+// computed and removed.
+TEST_F(NodeStoreReadTest, LowNodesAreHashedFromTheTilesEntries) {
+  std::vector<std::pair<merkle::NodeId, std::string>> removed;
+  rocksdb::WriteBatch w;
+  for (uint32_t l = 1; l < NodeStore::kLowCacheMinLevel; ++l) {
+    for (uint64_t i = 0; i < (kLeaves >> l); ++i) {
+      absl::StatusOr<std::string> row = db_->Get(Cf::kNodes, NodeKey({l, i}));
+      ASSERT_TRUE(row.ok()) << row.status();
+      removed.emplace_back(merkle::NodeId{l, i}, *row);
+      w.Delete(db_->handle(Cf::kNodes), NodeKey({l, i}));
+    }
+  }
+  ASSERT_TRUE(db_->Write(&w, /*sync=*/false).ok());
+  const uint64_t complete = kLeaves / NodeStore::kTileLeaves * NodeStore::kTileLeaves;  // 992
+  for (const auto& [id, row] : removed) {
+    absl::StatusOr<std::string> node = store_->GetNode(id);
+    if (((id.index + 1) << id.level) <= complete) {
+      ASSERT_TRUE(node.ok()) << "node (" << id.level << ", " << id.index << "): " << node.status();
+      EXPECT_EQ(*node, row) << "node (" << id.level << ", " << id.index << ")";
+    } else {
+      // The last tile (leaves 992..999) is incomplete: its nodes are read
+      // alone, and their rows are gone.
+      EXPECT_EQ(node.status().code(), absl::StatusCode::kNotFound);
+    }
+  }
+  for (uint64_t index = 0; index < kLeaves; ++index) {
+    EXPECT_EQ(store_->GetNode({0, index}).value_or(""), leaf_hashes_[index]) << "leaf " << index;
+  }
+  const std::string root = RootAt(complete);
+  for (uint64_t index = 0; index < complete; index += 5) {
+    absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*store_, index, complete);
+    ASSERT_TRUE(proof.ok()) << "index " << index << ": " << proof.status();
+    EXPECT_TRUE(merkle::VerifyInclusion(index, complete, leaf_hashes_[index], *proof, root).ok())
+        << "index " << index;
+  }
+}
+
+// A tile missing one entry is not hashed: its nodes come from their rows,
+// and the missing entry's leaf is reported.
+TEST_F(NodeStoreReadTest, TileWithAMissingEntryFallsBackToTheNodeRows) {
+  ASSERT_TRUE(db_->rocks()
+                  ->Delete(rocksdb::WriteOptions(), db_->handle(Cf::kEntries), EntryKey(70))
+                  .ok());
+  // Tile 4 = leaves [64, 80). Node (2, 16) covers [64, 68): its row.
+  absl::StatusOr<std::string> row = db_->Get(Cf::kNodes, NodeKey({2, 16}));
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(store_->GetNode({2, 16}).value_or(""), *row);
+  EXPECT_EQ(store_->GetNode({0, 71}).value_or(""), leaf_hashes_[71]);
+  absl::StatusOr<std::string> missing = store_->GetNode({0, 70});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("entry 70 is missing"));
 }
 
 TEST_F(NodeStoreReadTest, ProofNamesAMissingEntry) {
@@ -123,14 +180,14 @@ TEST_F(NodeStoreReadTest, ProofNamesAMissingEntry) {
 
 TEST_F(NodeStoreReadTest, ProofRefusesAMalformedNode) {
   ASSERT_TRUE(db_->rocks()
-                  ->Put(rocksdb::WriteOptions(), db_->handle(Cf::kNodes), NodeKey({2, 9}),
+                  ->Put(rocksdb::WriteOptions(), db_->handle(Cf::kNodes), NodeKey({5, 0}),
                         std::string(31, 'x'))
                   .ok());
-  // Node (2, 9) covers leaves [36, 40): a sibling on leaf 32's path.
+  // Node (5, 0) covers leaves [0, 32): a sibling on leaf 32's path.
   absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*store_, 32, kLeaves);
   ASSERT_FALSE(proof.ok());
   EXPECT_EQ(proof.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(proof.status().message(), HasSubstr("node (2, 9) holds 31 bytes"));
+  EXPECT_THAT(proof.status().message(), HasSubstr("node (5, 0) holds 31 bytes"));
 }
 
 TEST_F(NodeStoreReadTest, LowLevelsLoadedAfterOpenServeProofsFromMemory) {
@@ -151,13 +208,14 @@ TEST_F(NodeStoreReadTest, LowLevelsLoadedAfterOpenServeProofsFromMemory) {
     EXPECT_TRUE(merkle::VerifyInclusion(index, kLeaves, leaf_hashes_[index], *proof, root).ok())
         << "index " << index;
   }
-  // A level below the loaded ones still comes from RocksDB.
+  // A level below the loaded ones still comes from RocksDB (from the
+  // last, incomplete tile: that node's row).
+  const merkle::NodeId last_tile_node{NodeStore::kLowCacheMinLevel - 1,
+                                      kLeaves / NodeStore::kTileLeaves * 2};  // (3, 124)
   ASSERT_TRUE(db_->rocks()
-                  ->Delete(rocksdb::WriteOptions(), db_->handle(Cf::kNodes),
-                           NodeKey({NodeStore::kLowCacheMinLevel - 1, 1}))
+                  ->Delete(rocksdb::WriteOptions(), db_->handle(Cf::kNodes), NodeKey(last_tile_node))
                   .ok());
-  EXPECT_EQ(store_->GetNode({NodeStore::kLowCacheMinLevel - 1, 1}).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetNode(last_tile_node).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(NodeStoreReadTest, MalformedLowLevelNodeStopsTheLoadAndIsStillReported) {

@@ -242,8 +242,9 @@ TEST(NodeStoreTest, RecentWindowServesFreshNodesAndOlderOnesComeFromRocksDb) {
         << "index " << index;
   }
   // With the entry rows gone from RocksDB, a fresh leaf is still served
-  // (from memory), and a leaf trimmed from the window is not.
-  const merkle::NodeId fresh{0, n - 1}, old{0, 5};
+  // (from memory), and a leaf trimmed from the window (in a tile no proof
+  // above hashed) is not.
+  const merkle::NodeId fresh{0, n - 1}, old{0, 40};
   for (merkle::NodeId id : {fresh, old}) {
     ASSERT_TRUE((*db)->rocks()->Delete(rocksdb::WriteOptions(), (*db)->handle(Cf::kEntries),
                                        EntryKey(id.index)).ok());
