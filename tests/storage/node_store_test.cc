@@ -8,7 +8,9 @@
 #include "storage/node_store.h"
 
 #include <memory>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -150,6 +152,30 @@ TEST_F(NodeStoreReadTest, LowNodesAreHashedFromTheTilesEntries) {
     EXPECT_TRUE(merkle::VerifyInclusion(index, complete, leaf_hashes_[index], *proof, root).ok())
         << "index " << index;
   }
+}
+
+// Proofs from several threads at once share the tile cache (64 slots, so
+// these 62 tiles collide and are rehashed): every proof verifies.
+TEST_F(NodeStoreReadTest, ConcurrentProofsShareTheTileCache) {
+  const std::string root = RootAt(kLeaves);
+  std::vector<std::thread> threads;
+  std::vector<int> bad(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(t);
+      for (int i = 0; i < 500; ++i) {
+        const uint64_t index = rng() % kLeaves;
+        absl::StatusOr<std::vector<std::string>> proof =
+            merkle::InclusionProof(*store_, index, kLeaves);
+        if (!proof.ok() ||
+            !merkle::VerifyInclusion(index, kLeaves, leaf_hashes_[index], *proof, root).ok()) {
+          ++bad[t];
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(bad, std::vector<int>(4, 0));
 }
 
 // A tile missing one entry is not hashed: its nodes come from their rows,
