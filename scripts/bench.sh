@@ -6,7 +6,8 @@
 # loopback and prints ONE table: ceilings, appends through gRPC, PostgreSQL,
 # and replay/verify/proofs/restart/RSS at the chosen size.
 #
-# Usage: scripts/bench.sh [quick|full|10m] [more trialog-bench flags, e.g. --json]
+# Usage: scripts/bench.sh [quick|full|10m] [more trialog-bench flags, e.g. --json,
+#        or --scale_cold_proofs: as root, the proofs again after dropping the page cache]
 #   quick  3 s per run, scale runs at 100k entries        (~3 min)
 #   full   5 s per run, scale runs at 1M entries          (~10 min on 2 cores)
 #   10m    5 s per run, scale runs at 10M entries         (long: ~1-2 h to build the ledger)
