@@ -131,12 +131,10 @@ absl::Status NodeStore::HashTile(uint64_t tile, Tile* out) const {
   ro.readahead_size = 16 << 10;
   std::unique_ptr<rocksdb::Iterator> it(
       db_->rocks()->NewIterator(ro, db_->handle(Cf::kEntries)));
-  const std::string start = EntryKey(first);
-  it->Seek(rocksdb::Slice(start));
+  it->Seek(rocksdb::Slice(EntryKey(first)));
   char* leaf = out->hashes;
   for (uint64_t i = 0; i < kTileLeaves; ++i, it->Next()) {
-    const std::string want = i == 0 ? start : EntryKey(first + i);
-    if (!it->Valid() || it->key() != rocksdb::Slice(want)) {
+    if (!it->Valid() || it->key() != rocksdb::Slice(EntryKey(first + i))) {
       TRIALOG_RETURN_IF_ERROR(FromRocks(it->status(), "reading a tile of entries"));
       return absl::NotFoundError(absl::StrCat("entry ", first + i, " is not stored"));
     }
