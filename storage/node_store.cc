@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
@@ -133,52 +135,87 @@ absl::Status NodeStore::HashTile(uint64_t tile, Tile* out) const {
       db_->rocks()->NewIterator(ro, db_->handle(Cf::kEntries)));
   it->Seek(rocksdb::Slice(EntryKey(first)));
   char* leaf = out->hashes;
-  for (uint64_t i = 0; i < kTileLeaves; ++i, it->Next()) {
-    if (!it->Valid() || it->key() != rocksdb::Slice(EntryKey(first + i))) {
+  uint64_t leaves = 0;
+  for (; leaves < kTileLeaves; ++leaves, it->Next()) {
+    if (!it->Valid() || it->key() != rocksdb::Slice(EntryKey(first + leaves))) {
       TRIALOG_RETURN_IF_ERROR(FromRocks(it->status(), "reading a tile of entries"));
-      return absl::NotFoundError(absl::StrCat("entry ", first + i, " is not stored"));
+      break;  // the newest tile (or a missing entry): its first `leaves` only
     }
     const std::string hash =
         merkle::HashLeaf(absl::string_view(it->value().data(), it->value().size()));
-    std::memcpy(leaf + i * merkle::kHashSize, hash.data(), merkle::kHashSize);
+    std::memcpy(leaf + leaves * merkle::kHashSize, hash.data(), merkle::kHashSize);
   }
-  // Each level's nodes follow the level below, in the same array.
+  // Each level's nodes follow the level below, in the same array; a level
+  // has room for kTileLeaves >> l nodes, of which the first leaves >> l are
+  // hashed.
   const char* below = out->hashes;
   char* level = out->hashes + kTileLeaves * merkle::kHashSize;
-  for (uint64_t width = kTileLeaves / 2; width >= 2; width /= 2) {
-    for (uint64_t i = 0; i < width; ++i) {
+  for (uint64_t l = 1; l < kLowCacheMinLevel; ++l) {
+    for (uint64_t i = 0; i < (leaves >> l); ++i) {
       merkle::HashChildrenTo(absl::string_view(below + 2 * i * merkle::kHashSize, merkle::kHashSize),
                              absl::string_view(below + (2 * i + 1) * merkle::kHashSize,
                                                merkle::kHashSize),
                              level + i * merkle::kHashSize);
     }
     below = level;
-    level += width * merkle::kHashSize;
+    level += (kTileLeaves >> l) * merkle::kHashSize;
   }
   out->index = tile;
+  out->leaves = leaves;
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> NodeStore::HashNodeAlone(merkle::NodeId id) const {
+  const uint64_t first = id.index << id.level;
+  std::vector<std::string> level;
+  for (uint64_t i = first; i < first + (uint64_t{1} << id.level); ++i) {
+    absl::StatusOr<std::string> entry = db_->Get(Cf::kEntries, EntryKey(i));
+    if (absl::IsNotFound(entry.status())) {
+      return absl::NotFoundError(absl::StrCat(NodeName(id), " cannot be hashed: entry ", i,
+                                              " is not in the store"));
+    }
+    if (!entry.ok()) return entry.status();
+    level.push_back(merkle::HashLeaf(*entry));
+  }
+  return merkle::RootFromLeafHashes(level);
 }
 
 absl::StatusOr<std::string> NodeStore::FromTile(merkle::NodeId id) const {
   const uint32_t shift = kLowCacheMinLevel - id.level;
   const uint64_t tile = id.index >> shift;
+  const uint64_t in_tile = id.index - (tile << shift);  // the node's index in its level of the tile
+  // The node is hashed when the tile's first `leaves` cover all its leaves.
+  const uint64_t needs = (in_tile + 1) << id.level;
   // Offset of the node's level in Tile::hashes, then of the node in it.
   uint64_t offset = 0;
   for (uint32_t l = 0; l < id.level; ++l) offset += kTileLeaves >> l;
-  offset += id.index - (tile << shift);
+  offset += in_tile;
   const size_t slot = tile % kTileCacheSlots;
   {
     absl::MutexLock lock(&tiles_mu_);
-    if (tiles_[slot].index == tile) {
-      return std::string(tiles_[slot].hashes + offset * merkle::kHashSize, merkle::kHashSize);
+    const Tile& cached = tiles_[slot];
+    if (cached.index == tile && cached.leaves >= needs) {
+      return std::string(cached.hashes + offset * merkle::kHashSize, merkle::kHashSize);
     }
   }
   // Hashed outside the lock: concurrent proofs of other tiles proceed.
   Tile hashed;
   TRIALOG_RETURN_IF_ERROR(HashTile(tile, &hashed));
+  if (hashed.leaves < needs) {
+    // An entry of the tile is not stored. When it is one of the node's, say
+    // which; a node after it (a damaged store) is hashed from its own rows.
+    const uint64_t missing = tile * kTileLeaves + hashed.leaves;
+    if (missing >= id.index << id.level) {
+      return absl::NotFoundError(absl::StrCat(NodeName(id), " cannot be hashed: entry ", missing,
+                                              " is not in the store"));
+    }
+    return HashNodeAlone(id);
+  }
   std::string hash(hashed.hashes + offset * merkle::kHashSize, merkle::kHashSize);
   absl::MutexLock lock(&tiles_mu_);
-  tiles_[slot] = hashed;
+  // A tile's hashed nodes never change; keep the one that covers more.
+  Tile& cached = tiles_[slot];
+  if (cached.index != tile || cached.leaves < hashed.leaves) cached = hashed;
   return hash;
 }
 
@@ -188,23 +225,8 @@ absl::StatusOr<std::string> NodeStore::GetNode(merkle::NodeId id) const {
     std::string hash;
     if (FromMemory(id, &hash)) return hash;
   }
-  if (id.level < kLowCacheMinLevel) {
-    absl::StatusOr<std::string> from_tile = FromTile(id);
-    if (from_tile.ok() || !absl::IsNotFound(from_tile.status())) return from_tile;
-    // The tile is not complete in the store: read the node alone.
-  }
-  if (id.level == 0) {
-    // Leaf hashes are not stored: hash the entry row.
-    absl::StatusOr<std::string> entry = db_->Get(Cf::kEntries, EntryKey(id.index));
-    if (!entry.ok()) {
-      if (absl::IsNotFound(entry.status())) {
-        return absl::NotFoundError(absl::StrCat(NodeName(id), " is not in the store: entry ",
-                                                id.index, " is missing"));
-      }
-      return entry.status();
-    }
-    return merkle::HashLeaf(*entry);
-  }
+  // Below the stored levels: hashed from the node's tile of entries.
+  if (id.level < kLowCacheMinLevel) return FromTile(id);
   absl::StatusOr<std::string> value = db_->Get(Cf::kNodes, NodeKey(id));
   if (!value.ok()) {
     if (absl::IsNotFound(value.status())) {

@@ -1,30 +1,27 @@
 // Perfect Merkle nodes as a merkle::NodeSource over the `nodes` column
-// family (levels >= 1) and the `entries` one (a leaf hash, level 0, is the
-// hash of its entry row), with every node at level >= kCacheMinLevel kept in memory (the
+// family (levels >= kStoredNodeMinLevel) and the `entries` one (the nodes
+// below, leaves included, are hashed from their entry rows), with every
+// node at level >= kCacheMinLevel kept in memory (the
 // nodes every proof of a large tree needs; about size/4 bytes of memory, so
 // 25 MB at 10^8 entries), and the lower nodes of the most recent
 // kRecentLeaves leaves too (about 4 MB), so the receipt of every fresh
 // append is proved from memory alone. Levels [kLowCacheMinLevel,
 // kCacheMinLevel) of the tree as it was at open are read into memory by a
 // background thread after open (StartLowLevelLoad: about 3.75 bytes per
-// entry, 37.5 MB at 10^7), so a proof reads only its leaf sibling's entry
-// and kLowCacheMinLevel - 1 nodes from RocksDB instead of kCacheMinLevel;
-// until that load finishes, and for the nodes completed after open that
-// left the recent window, those come from RocksDB too (its block cache).
+// entry, 37.5 MB at 10^7); until that load finishes, and for the nodes
+// completed after open that left the recent window, those come from
+// RocksDB too (its block cache).
 //
-// The nodes below kLowCacheMinLevel that a proof needs all lie in one tile:
-// the perfect subtree of kTileLeaves leaves at level kLowCacheMinLevel that
-// holds the proved leaf (a consistency proof: the old size's last leaf).
-// So a miss on such a node does not read that one node: it reads the tile's
-// kTileLeaves entries (adjacent keys, one or two data blocks, one range
-// read) and hashes the whole tile, leaves and inner nodes, into a small
-// cache of recent tiles; the proof's other low nodes then come from there.
-// From a cold page cache that is one read per proof instead of four (the
-// leaf's sibling entry and one node row each at levels 1-3). Only tiles
-// whose kTileLeaves entries are all stored are hashed so; the nodes of the
-// newest, incomplete tile come from the recent window or their rows. The
-// stored node rows of levels 1-3 are still written, and Scrub and a full
-// replay still compare them with the entries.
+// The nodes below kLowCacheMinLevel (= kStoredNodeMinLevel: they have no
+// rows) that a proof needs all lie in one tile: the perfect subtree of
+// kTileLeaves leaves at level kLowCacheMinLevel that holds the proved leaf
+// (a consistency proof: the old size's last leaf). A miss on such a node
+// reads the tile's entries (adjacent keys, one or two data blocks, one
+// range read) and hashes the whole tile, leaves and inner nodes, into a
+// small cache of recent tiles; the proof's other low nodes then come from
+// there. From a cold page cache that is one read per proof. The newest tile
+// may be incomplete: its first k stored entries give the nodes they cover
+// (a node needing an entry that is not stored is NOT_FOUND, naming it).
 //
 // Thread-safety: GetNode may be called concurrently with itself and with
 // Publish (one publisher at a time).
@@ -55,8 +52,9 @@ class NodeStore : public merkle::NodeSource {
   // Lower-level nodes kept for the newest leaves: at level l, the newest
   // kRecentLeaves >> l nodes published (between that and twice that many).
   static constexpr uint64_t kRecentLeaves = uint64_t{1} << 16;
-  // Lowest level StartLowLevelLoad reads into memory.
-  static constexpr uint32_t kLowCacheMinLevel = 4;
+  // Lowest level StartLowLevelLoad reads into memory: the lowest level with
+  // rows.
+  static constexpr uint32_t kLowCacheMinLevel = kStoredNodeMinLevel;
   // Leaves per tile (the nodes below kLowCacheMinLevel are hashed per tile).
   static constexpr uint64_t kTileLeaves = uint64_t{1} << kLowCacheMinLevel;
   // Tiles kept hashed (direct-mapped by tile index): enough for the
@@ -85,9 +83,11 @@ class NodeStore : public merkle::NodeSource {
   // DATA_LOSS naming the node when one is missing or not 32 bytes.
   absl::Status Load(uint64_t size);
 
-  // The stored hash of node `id` (for level 0, the leaf hash of the stored
-  // entry): NOT_FOUND when absent, DATA_LOSS when malformed. The caller
-  // bounds `id` by the durable tree size.
+  // The hash of node `id`: a stored row (level >= kStoredNodeMinLevel), or
+  // hashed from the stored entries it covers (below; level 0 is the leaf
+  // hash of the entry). NOT_FOUND when a row or an entry it needs is absent
+  // (naming it), DATA_LOSS when a row is malformed. The caller bounds `id`
+  // by the durable tree size.
   absl::StatusOr<std::string> GetNode(merkle::NodeId id) const override;
 
   // Adds nodes that are now durable. Nodes of one level must arrive in
@@ -97,22 +97,30 @@ class NodeStore : public merkle::NodeSource {
   void Publish(const std::vector<std::pair<merkle::NodeId, std::string>>& nodes);
 
  private:
-  // The hashes of one complete tile: its kTileLeaves leaf hashes, then the
-  // nodes of levels 1 .. kLowCacheMinLevel - 1, each level left to right.
+  // The hashes of one tile: room for its kTileLeaves leaf hashes, then for
+  // the nodes of levels 1 .. kLowCacheMinLevel - 1, each level left to
+  // right. Only the first `leaves` leaves were stored when it was hashed:
+  // at level l its first leaves >> l nodes are set (all of them in a
+  // complete tile).
   struct Tile {
     static constexpr size_t kNodes = 2 * kTileLeaves - 2;
     uint64_t index = ~uint64_t{0};  // tile t covers leaves [t, t+1) * kTileLeaves
+    uint64_t leaves = 0;            // stored leaves hashed, 0..kTileLeaves
     char hashes[kNodes * merkle::kHashSize];
   };
 
   // The in-memory hash of `id` into *hash (true), or false.
   bool FromMemory(merkle::NodeId id, std::string* hash) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Low node `id` (level < kLowCacheMinLevel) from its tile: from the tile
-  // cache, or hashed from the tile's stored entries. NOT_FOUND when not
-  // every entry of the tile is stored (the caller then reads the node
-  // alone); other errors are I/O.
+  // cache, or hashed from the tile's stored entries. NOT_FOUND naming the
+  // first entry of the node's range that is not stored; other errors are
+  // I/O.
   absl::StatusOr<std::string> FromTile(merkle::NodeId id) const;
-  // Reads tile `tile`'s entries and hashes them into *out.
+  // Node `id` (level < kLowCacheMinLevel) hashed from its own entries, each
+  // read alone: for a tile with an entry missing before the node's.
+  absl::StatusOr<std::string> HashNodeAlone(merkle::NodeId id) const;
+  // Reads tile `tile`'s entries, up to the first one not stored, and hashes
+  // them into *out (out->leaves = how many were read).
   absl::Status HashTile(uint64_t tile, Tile* out) const;
 
   const Db* db_;

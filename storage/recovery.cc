@@ -2,7 +2,9 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -53,6 +55,48 @@ absl::Status Initialise(Db& db, const Checkpointer& checkpointer, Recovered* r) 
   return absl::OkStatus();
 }
 
+// After the right border failed to rebuild the signed root: walks the
+// entries [tile_start, size) of the last, incomplete tile from the stored
+// border of the first tile_start leaves (all of level >= 4), as a replay
+// would, so that a changed entry there is named ("at index I: hash
+// mismatch ..."). The DATA_LOSS of the first damage found, when it is
+// below the last entry; otherwise OK, and the caller reports the border:
+// nothing links to the last entry, so a changed last entry and a changed
+// stored border node look alike here (a scrub, which rebuilds every stored
+// node, tells them apart).
+absl::Status NameLastTileDamage(const Db& db, const Checkpointer& checkpointer, NodeStore& nodes,
+                                uint64_t tile_start) {
+  std::vector<std::string> border;
+  for (const merkle::NodeId& id : merkle::PerfectNodes(merkle::Range{0, tile_start})) {
+    absl::StatusOr<std::string> node = nodes.GetNode(id);
+    if (!node.ok()) return absl::OkStatus();
+    border.push_back(*std::move(node));
+  }
+  absl::StatusOr<merkle::CompactTree> tree =
+      merkle::CompactTree::FromBorder(tile_start, std::move(border));
+  if (!tree.ok()) return absl::OkStatus();
+  ScrubOptions so;
+  so.check_indexes = false;
+  so.stop_at_first = true;
+  so.workers = 1;
+  so.start = tile_start;
+  so.start_tree = *std::move(tree);
+  so.start_prev_leaf = ledger::ZeroHash();
+  if (tile_start > 0) {
+    absl::StatusOr<std::string> before = db.Get(Cf::kEntries, EntryKey(tile_start - 1));
+    if (!before.ok()) return absl::OkStatus();
+    absl::StatusOr<ledger::ParsedEntry> parsed = ledger::ParseEntry(*before);
+    if (!parsed.ok()) return absl::OkStatus();
+    so.start_prev_leaf = parsed->leaf_hash;
+    so.start_recorded_at = parsed->entry.recorded_at_unix_micros();
+  }
+  absl::StatusOr<ScrubReport> report = ScrubStore(db, checkpointer, so);
+  if (!report.ok() || report->ok() || report->first().index + 1 >= report->size) {
+    return absl::OkStatus();
+  }
+  return report->ToStatus();
+}
+
 // The cheap checks: checkpoint, border, last entry. Fills `r` on success.
 absl::Status CheckHead(const Db& db, const Checkpointer& checkpointer, NodeStore& nodes,
                        Recovered* r) {
@@ -92,9 +136,20 @@ absl::Status CheckHead(const Db& db, const Checkpointer& checkpointer, NodeStore
   TRIALOG_ASSIGN_OR_RETURN(merkle::CompactTree tree,
                            merkle::CompactTree::FromBorder(size, std::move(border)));
   if (tree.Root() != root) {
+    // The border's nodes below kStoredNodeMinLevel are hashed from the
+    // entries of the last, incomplete tile: either side may have changed.
+    const uint64_t tile_start = size & ~((uint64_t{1} << kStoredNodeMinLevel) - 1);
+    if (tile_start < size) {
+      TRIALOG_RETURN_IF_ERROR(NameLastTileDamage(db, checkpointer, nodes, tile_start));
+    }
     return absl::DataLossError(absl::StrCat(
-        "the root rebuilt from the stored right-border nodes, ", HexEncode(tree.Root()),
-        ", differs from the signed root ", HexEncode(root), " (a border node was changed)"));
+        "the root rebuilt from the right-border nodes, ", HexEncode(tree.Root()),
+        ", differs from the signed root ", HexEncode(root),
+        tile_start < size
+            ? absl::StrCat(" (a stored border node was changed, or one of entries [", tile_start,
+                           ", ", size, ") that the border nodes below level ",
+                           kStoredNodeMinLevel, " are hashed from; a scrub names which)")
+            : std::string(" (a stored border node was changed)")));
   }
 
   std::string head = ledger::ZeroHash();
@@ -230,10 +285,11 @@ absl::StatusOr<Recovered> RecoverChecked(Db& db, const Checkpointer& checkpointe
         "root/recorded_at rows); this build reads \"", kFormatVersion,
         "\": export the ledger with the older build and re-import it, or keep using that build"));
   }
-  if (*format != kFormatVersion && *format != kFormatVersion2) {
-    return absl::FailedPreconditionError(absl::StrCat("store format is \"", *format,
-                                                      "\"; this build reads \"", kFormatVersion,
-                                                      "\""));
+  if (*format != kFormatVersion && *format != kFormatVersion3 && *format != kFormatVersion2) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store format is \"", *format, "\"; this build reads \"", kFormatVersion,
+                     "\" (and upgrades \"", kFormatVersion3, "\" and \"", kFormatVersion2,
+                     "\")"));
   }
 
   const absl::Time check_start = absl::Now();
@@ -330,10 +386,13 @@ absl::StatusOr<Recovered> RecoverChecked(Db& db, const Checkpointer& checkpointe
   return r;
 }
 
-// The index repair of a checked store of `size` entries: a format-2 store
-// (every index row present) is upgraded to format 3 with indexed = size; a
-// format-3 store has the rows of [indexed, size) rebuilt. Damage (a bad
-// watermark, an entry that cannot be re-indexed) is returned as DATA_LOSS.
+// The index repair and format upgrade of a checked store of `size`
+// entries: a format-2 store (every index row present) is upgraded to format
+// 4 with indexed = size; a format-3 or 4 store has the rows of [indexed,
+// size) rebuilt, and a format-3 store is then upgraded to format 4 (its
+// node rows of levels 1-3 stay; nothing reads them but Scrub). Damage (a
+// bad watermark, an entry that cannot be re-indexed) is returned as
+// DATA_LOSS.
 absl::Status RepairIndex(Db& db, uint64_t size, OpenStats* stats) {
   TRIALOG_ASSIGN_OR_RETURN(std::optional<std::string> format, Meta(db, kMetaFormat));
   if (format.has_value() && *format == kFormatVersion2) {
@@ -351,6 +410,13 @@ absl::Status RepairIndex(Db& db, uint64_t size, OpenStats* stats) {
   const absl::Time start = absl::Now();
   TRIALOG_ASSIGN_OR_RETURN(stats->reindexed_entries, Reindex(db, *indexed, size));
   stats->reindex_time = absl::Now() - start;
+  if (format.has_value() && *format == kFormatVersion3) {
+    // Before the first append without rows below level 4: a format-3 build
+    // would read those rows for proofs.
+    rocksdb::WriteBatch w;
+    w.Put(db.handle(Cf::kMeta), ToSlice(kMetaFormat), ToSlice(kFormatVersion));
+    return db.Write(&w, /*sync=*/true);
+  }
   return absl::OkStatus();
 }
 

@@ -2,7 +2,7 @@
 // against its signed checkpoint and resume exactly where it stopped.
 //
 // Checks, in order (the first failure is the damage reported):
-//   meta "format" is trialog-storage/3 or /2 (a format-1 or foreign store:
+//   meta "format" is trialog-storage/4, /3 or /2 (a format-1 or foreign store:
 //   FAILED_PRECONDITION, an error of Recover itself);
 //   meta "checkpoint" is present (DATA_LOSS), opens under the ledger key
 //   and names this origin (FAILED_PRECONDITION: wrong key or origin
@@ -27,11 +27,13 @@
 //   not used;
 //   finally, on a writable store without damage, the deferred index rows
 //   are repaired (storage/schema.h, "Deferred index rows"): a format-2
-//   store is upgraded in place to format 3 (meta "format" = 3, "indexed" =
-//   size: format 2 held every index row); a format-3 store gets the
+//   store is upgraded in place to format 4 (meta "format" = 4, "indexed" =
+//   size: format 2 held every index row); a format-3 or 4 store gets the
 //   event_ids and streams rows of entries [meta "indexed", size) rebuilt
 //   from the entries and "indexed" = size (DATA_LOSS when "indexed" is
-//   missing, beyond the size or malformed). After Recover, indexed == size.
+//   missing, beyond the size or malformed), and a format-3 store then
+//   gets meta "format" = 4. After Recover, indexed == size and the format
+//   is 4. A read-only open upgrades nothing.
 //
 // Thread-safety: call before the ledger is shared.
 

@@ -12,8 +12,9 @@
 //   nodes          be32 level || be64 index           32-byte hash of the perfect Merkle
 //                                                     node over leaves
 //                                                     [index << level, (index+1) << level);
-//                                                     levels >= 1 only: a leaf hash (level
-//                                                     0) is derived from its entry row
+//                                                     levels >= kStoredNodeMinLevel (4)
+//                                                     only: a node below (levels 0-3) is
+//                                                     hashed from its 1-8 entry rows
 //   event_ids      16-byte event id                   be64 index of the entry carrying it
 //                                                     (entries below meta "indexed" only;
 //                                                     see "Deferred index rows" below)
@@ -22,7 +23,7 @@
 //                                                     current version is its last key;
 //                                                     entries below meta "indexed" only)
 //   stream_heads   (empty since format 2; kept so the column families never change)
-//   meta           "format"                           "trialog-storage/3"
+//   meta           "format"                           "trialog-storage/4"
 //                  "checkpoint"                       C2SP signed note of the checkpoint
 //                                                     (origin, size, root) of the store:
 //                                                     the stored size and root ARE its
@@ -36,13 +37,20 @@
 // Stream ids are non-empty and never contain 0x00, so the streams key is
 // unambiguous and one stream's versions are contiguous and ordered.
 // Every append is ONE synced WriteBatch holding its entries, the perfect
-// nodes of levels >= 1 they complete and the new checkpoint (signed over the
-// new size), so the store is always at a committed size. Nothing is ever
-// overwritten except meta "checkpoint" and meta "indexed". Per entry that
-// is 1 row plus about one node row (a leaf completes on average one node of
-// level >= 1), and one meta row per batch.
+// nodes of levels >= kStoredNodeMinLevel they complete and the new
+// checkpoint (signed over the new size), so the store is always at a
+// committed size. Nothing is ever overwritten except meta "checkpoint" and
+// meta "indexed". Per entry that is 1 row plus about 1/8 of a node row (a
+// node of level l per 2^l leaves: 1/16 + 1/32 + ... over l >= 4), and one
+// meta row per batch.
 //
-// Deferred index rows (format 3): the event_ids and streams rows are
+// Why no rows below level 4 (format 4): every node of levels 1-3 lies in
+// one 16-leaf tile (the perfect subtree at level 4 holding it), whose 16
+// entry rows are adjacent keys; NodeStore reads a proof's low nodes by
+// hashing that tile in one range read (storage/node_store.h), so the rows
+// were written on every append and read by nothing but Scrub.
+//
+// Deferred index rows (since format 3): the event_ids and streams rows are
 // derived from the entries and are written AFTER the synced batch, by the
 // Indexer (storage/indexer.h), in their own unsynced WriteBatch that also
 // sets meta "indexed" to the size they reach. Rows and watermark are thus
@@ -52,9 +60,14 @@
 // entries >= "indexed" may exist (written, watermark not yet reached by a
 // later batch) and are then identical to what re-indexing writes.
 //
-// Format 2 (trialog-storage/2) is format 3 with every index row in the
-// synced batch and no meta "indexed" (i.e. indexed == size): Open upgrades
-// it in place by writing meta "format" = 3 and "indexed" = size.
+// Format 3 (trialog-storage/3) is format 4 with node rows at levels 1-3
+// too. Open upgrades it in place by writing meta "format" = 4; the rows of
+// levels 1-3 written before are kept, never read by proofs, and still
+// compared by Scrub (a row below level 4 must be right when present; it is
+// never required). Format 2 (trialog-storage/2) is format 3 with every
+// index row in the synced batch and no meta "indexed" (i.e. indexed ==
+// size): Open upgrades it in place by writing meta "format" = 4 and
+// "indexed" = size.
 //
 // Thread-safety: Db is safe for concurrent use (RocksDB is); Open/Close are
 // not concurrent with anything else.
@@ -98,13 +111,19 @@ inline constexpr int kCfCount = 6;
 // The RocksDB name of a column family ("entries", "nodes", ...).
 absl::string_view CfName(Cf cf);
 
-inline constexpr absl::string_view kFormatVersion = "trialog-storage/3";
-// Format 2 (before 2026-11-28 17:00 UTC): opened and upgraded in place (see
-// "Format 2" above).
+inline constexpr absl::string_view kFormatVersion = "trialog-storage/4";
+// Format 3 (before 2026-11-29 10:00 UTC) and format 2 (before 2026-11-28
+// 17:00 UTC): opened and upgraded in place (see "Format 3" above).
+inline constexpr absl::string_view kFormatVersion3 = "trialog-storage/3";
 inline constexpr absl::string_view kFormatVersion2 = "trialog-storage/2";
 // Format 1 (before 2026-11-28) also stored level-0 nodes, stream_heads rows
 // and meta "size", "head", "root", "recorded_at"; this build refuses it.
 inline constexpr absl::string_view kFormatVersion1 = "trialog-storage/1";
+
+// The lowest level of the tree with node rows (format 4). Levels below are
+// hashed from the 2^kStoredNodeMinLevel = 16 entries of their tile
+// (storage/node_store.h).
+inline constexpr uint32_t kStoredNodeMinLevel = 4;
 
 // meta keys.
 inline constexpr absl::string_view kMetaFormat = "format";

@@ -280,13 +280,20 @@ absl::Status Scrubber::CompareNode(merkle::NodeId id, absl::string_view hash,
   }
   absl::StatusOr<std::optional<absl::string_view>> stored = StoredNode(id);
   if (!stored.ok()) return stored.status();
-  ++report_.nodes_checked;
-  if (stored->has_value() && **stored == hash) return absl::OkStatus();  // the common case
+  if (stored->has_value() && **stored == hash) {  // the common case
+    ++report_.nodes_checked;
+    return absl::OkStatus();
+  }
   const std::string name = absl::StrCat("node (", id.level, ", ", id.index, ")");
   if (!stored->has_value()) {
+    // Below kStoredNodeMinLevel a row is never required: format 4 has none,
+    // and a store upgraded from format 3 keeps those written before.
+    if (id.level < kStoredNodeMinLevel) return absl::OkStatus();
+    ++report_.nodes_checked;
     Add(DamageKind::kMissingNode, first_leaf, absl::StrCat(name, " is not stored"));
     return absl::OkStatus();
   }
+  ++report_.nodes_checked;
   if (**stored == hash) return absl::OkStatus();
   if (blame_last_leaf_) {
     // Folding the last entry, all else clean: the entry or the node changed;
@@ -309,15 +316,16 @@ absl::Status Scrubber::ReadMeta() {
   auto meta = [&](absl::string_view key) { return Lookup(Cf::kMeta, key); };
   absl::StatusOr<std::optional<std::string>> format = meta(kMetaFormat);
   if (!format.ok()) return format.status();
-  if (!format->has_value() || (**format != kFormatVersion && **format != kFormatVersion2)) {
+  if (!format->has_value() || (**format != kFormatVersion && **format != kFormatVersion3 &&
+                               **format != kFormatVersion2)) {
     Add(DamageKind::kMetaMismatch, 0,
         absl::StrCat("meta format is \"", format->value_or("(missing)"), "\", want \"",
                      kFormatVersion, "\""));
   }
-  // Format 3: index rows are required below meta "indexed" only (the
-  // indexer writes them after their batch; open re-indexes the rest).
+  // Formats 3 and 4: index rows are required below meta "indexed" only
+  // (the indexer writes them after their batch; open re-indexes the rest).
   // Format 2 held every row in the synced batch.
-  if (format->has_value() && **format == kFormatVersion) {
+  if (format->has_value() && (**format == kFormatVersion || **format == kFormatVersion3)) {
     absl::StatusOr<std::optional<std::string>> indexed = meta(kMetaIndexed);
     if (!indexed.ok()) return indexed.status();
     if (!indexed->has_value() || (*indexed)->size() != 8) {

@@ -1,10 +1,11 @@
 // Scrub: re-derives everything a ledger store commits to from its entries
 // and compares it with what is stored. Every entry is re-hashed and parsed,
 // chain links (index, prev_leaf_hash, recorded_at order, stream versions)
-// are checked, the Merkle tree is rebuilt and every stored perfect node
-// (levels >= 1) compared with the rebuilt one, the root with the signed
-// checkpoint's, and (optionally) the event-id and stream indexes with the
-// entries they point at.
+// are checked, the Merkle tree is rebuilt and every perfect node of levels
+// >= kStoredNodeMinLevel must be stored and equal the rebuilt one (a stored
+// row of a lower level, kept by a store upgraded from format 3, must equal
+// it too), the root the signed checkpoint's, and (optionally) the event-id
+// and stream indexes must agree with the entries they point at.
 //
 // Threads: entries are read, parsed and leaf-hashed ahead of the walk on
 // ScrubOptions::workers helper threads (each reads its own blocks of
@@ -39,7 +40,7 @@ enum class DamageKind {
   kHashMismatch,      // entry i's leaf hash is not what entry i+1 links to (or, for the
                       // last entry, what the signed root needs)
   kChainBreak,        // wrong index field, prev_leaf_hash, recorded_at order or stream version
-  kMissingNode,       // a perfect node of the tree is not stored
+  kMissingNode,       // a perfect node of level >= kStoredNodeMinLevel is not stored
   kNodeMismatch,      // a stored perfect node differs from the one rebuilt from the entries
   kRootMismatch,      // rebuilt root differs from the stored root / checkpoint root
   kIndexMismatch,     // event_ids / streams row disagrees with the entries
@@ -61,7 +62,7 @@ struct ScrubReport {
   uint64_t size = 0;             // signed size (from the stored checkpoint; without
                                  // one, the last entry key + 1)
   uint64_t entries_checked = 0;  // entries read and re-hashed
-  uint64_t nodes_checked = 0;    // stored perfect nodes compared
+  uint64_t nodes_checked = 0;    // stored node rows compared (and required ones missing)
   uint64_t damage_count = 0;     // all damages found (damages holds the first ones)
   std::vector<Damage> damages;   // sorted by index; at most kMaxReportedDamages
 

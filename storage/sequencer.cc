@@ -413,8 +413,11 @@ absl::StatusOr<AppendResult> Sequencer::SequenceOne(Batch& batch, size_t positio
 
   rocksdb::WriteBatch& w = batch.write;
   chain_.tree.Append(parsed.leaf_hash, [&](merkle::NodeId id, absl::string_view hash) {
-    // Leaf hashes (level 0) are not stored: the entry row determines them.
-    if (id.level > 0) w.Put(db_->handle(Cf::kNodes), ToSlice(NodeKey(id)), ToSlice(hash));
+    // Nodes below kStoredNodeMinLevel are not stored: their tile's entry
+    // rows determine them (storage/schema.h).
+    if (id.level >= kStoredNodeMinLevel) {
+      w.Put(db_->handle(Cf::kNodes), ToSlice(NodeKey(id)), ToSlice(hash));
+    }
     batch.cached_nodes.emplace_back(id, std::string(hash));  // NodeStore keeps recent ones
   });
   w.Put(db_->handle(Cf::kEntries), ToSlice(EntryKey(index)), ToSlice(parsed.bytes));

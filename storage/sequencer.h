@@ -17,9 +17,9 @@
 // then assigns index, chain link, recorded_at = max(now, last) (UTC µs) and
 // stream version, serialises the Entry, hashes it, Applies it to the
 // machines and appends it to the Merkle tree. One WriteBatch per batch holds
-// the entries, new perfect nodes and the checkpoint of the new size (signed
-// before the write); it is written with sync, and only then is anyone
-// answered. The batch's event_ids and streams rows are staged with the
+// the entries, the new perfect nodes of levels >= kStoredNodeMinLevel and
+// the checkpoint of the new size (signed before the write); it is written
+// with sync, and only then is anyone answered. The batch's event_ids and streams rows are staged with the
 // Indexer (storage/indexer.h), which writes them after the synced write;
 // until then idempotency finds the batch's event ids in the Indexer's
 // pending map, and stream versions come from stream_heads_ (every stream

@@ -354,7 +354,7 @@ double RunRaw(const Flags& f, size_t n, size_t batch, size_t record_size, double
   return rate;
 }
 
-// Which rows RunRawRows writes: the schema's (format 3), or a variant of
+// Which rows RunRawRows writes: the schema's (format 4), or a variant of
 // it, to measure what a layout would cost before building it.
 struct RowShape {
   const char* name;
@@ -368,8 +368,9 @@ struct RowShape {
   // families at once, then meta "indexed": no memtable insert, no WAL.
   size_t ingest_every = 0;
   bool index_without_wal = false;  // the unsynced batch with WriteOptions::disableWAL
+  uint32_t min_node_level = kStoredNodeMinLevel;  // node rows of levels below are not written
 };
-constexpr RowShape kSchemaRows{"the schema's rows (format 3)"};
+constexpr RowShape kSchemaRows{"the schema's rows (format 4)"};
 
 // Sorts `rows` and writes them as one table file for `cf` at `path`.
 void WriteRun(Db& d, Cf cf, const std::string& path,
@@ -453,6 +454,7 @@ double RunRawRows(const Flags& f, size_t n, size_t batch, size_t record_size, do
         while (node & 1) {  // the nodes of levels >= 1 that leaf i completes
           node >>= 1;
           ++level;
+          if (level < shape.min_node_level) continue;
           if (shape.bundles) {
             node_bundle += hash;
           } else {
@@ -762,6 +764,7 @@ int Main(int argc, char** argv) {
     // anyone builds it (issue 2: the ledger's rows against raw).
     const RowShape shapes[] = {
         kSchemaRows,
+        {"  with node rows at levels 1-3 too (format 3)", false, true, false, 0, false, 1},
         {"  with the node rows deferred to the unsynced batch", true, true, false},
         {"  without the index rows (event_ids, streams)", false, false, false},
         {"  without index rows, entries and nodes as one row each per batch", false, false, true},

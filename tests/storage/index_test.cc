@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/ledger/entry.h"
+#include "core/merkle/merkle.h"
 #include "core/util/bytes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -120,11 +121,11 @@ void ExpectLookupsMatch(Ledger& ledger, const Truth& t) {
   }
 }
 
-TEST(DeferredIndexTest, NewStoreIsFormat3WithTheWatermarkAtTheSize) {
+TEST(DeferredIndexTest, NewStoreIsFormat4WithTheWatermarkAtTheSize) {
   LedgerHarness h;
   Build(h);
   std::unique_ptr<Db> db = h.OpenRaw();
-  EXPECT_EQ(*db->Get(Cf::kMeta, kMetaFormat), "trialog-storage/3");
+  EXPECT_EQ(*db->Get(Cf::kMeta, kMetaFormat), "trialog-storage/4");
   absl::StatusOr<std::optional<uint64_t>> indexed = ReadIndexed(*db);
   ASSERT_TRUE(indexed.ok());
   ASSERT_TRUE(indexed->has_value());
@@ -302,6 +303,62 @@ TEST(DeferredIndexTest, Format2StoreIsUpgradedInPlace) {
   std::unique_ptr<Db> db = h.OpenRaw();
   EXPECT_EQ(*db->Get(Cf::kMeta, kMetaFormat), kFormatVersion);
   EXPECT_EQ(**ReadIndexed(*db), kSize);
+}
+
+// A format-3 store (node rows at levels 1-3 too) opened for writing becomes
+// format 4: its old low rows stay and are still compared by Scrub, appends
+// after the upgrade write none.
+TEST(FormatUpgradeTest, Format3StoreIsUpgradedInPlaceAndKeepsItsLowRows) {
+  LedgerHarness h;
+  Build(h);
+  {
+    // Format 3's shape: every perfect node of levels 1-3 has a row too,
+    // hashed here from the entry rows.
+    std::unique_ptr<Db> db = h.OpenRaw();
+    std::vector<std::string> level;
+    for (uint64_t i = 0; i < kSize; ++i) level.push_back(merkle::HashLeaf(*db->Get(Cf::kEntries, EntryKey(i))));
+    for (uint32_t l = 1; l < kStoredNodeMinLevel; ++l) {
+      std::vector<std::string> up;
+      for (size_t i = 0; i + 1 < level.size(); i += 2) {
+        up.push_back(merkle::HashChildren(level[i], level[i + 1]));
+        EXPECT_TRUE(absl::IsNotFound(db->Get(Cf::kNodes, NodeKey({l, i / 2})).status()));
+        Put(*db, Cf::kNodes, NodeKey({l, i / 2}), up.back());
+      }
+      level = std::move(up);
+    }
+    Put(*db, Cf::kMeta, kMetaFormat, kFormatVersion3);
+  }
+  ASSERT_TRUE(h.Open().ok());
+  absl::StatusOr<ScrubReport> r = h.ledger->Scrub();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->ok()) << r->ToStatus();
+  // 30 + 15 + 7 low rows, (4, 0..2) and (5, 0).
+  EXPECT_EQ(r->nodes_checked, 52u + 4);
+  for (uint64_t i = kSize; i < 100; ++i) {
+    ASSERT_TRUE(h.ledger->Append(NoteEvent(h.admin, kStreams[i % 3], absl::StrCat("after ", i))).ok());
+  }
+  r = h.ledger->Scrub();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->ok()) << r->ToStatus();
+  // The same 52 low rows; (4, 0..5), (5, 0..2), (6, 0).
+  EXPECT_EQ(r->nodes_checked, 52u + 10);
+  h.Shut();
+  {
+    std::unique_ptr<Db> db = h.OpenRaw();
+    EXPECT_EQ(*db->Get(Cf::kMeta, kMetaFormat), kFormatVersion);
+    EXPECT_TRUE(db->Get(Cf::kNodes, NodeKey({1, 29})).ok());  // leaves 58, 59: before
+    EXPECT_TRUE(absl::IsNotFound(db->Get(Cf::kNodes, NodeKey({1, 30})).status()));  // 60, 61
+    // An old low row that changed is still found.
+    Put(*db, Cf::kNodes, NodeKey({2, 5}), std::string(32, '\x07'));
+  }
+  LedgerOptions o;
+  o.refuse_damaged = false;
+  ASSERT_TRUE(h.Open(o).ok());
+  r = h.ledger->Scrub();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->ok());
+  EXPECT_EQ(r->first().kind, DamageKind::kNodeMismatch);
+  EXPECT_EQ(r->first().index, 20u);
 }
 
 TEST(DeferredIndexTest, UnparsableEntryInTheUnindexedTailIsNamed) {

@@ -7,6 +7,7 @@
 
 #include "storage/node_store.h"
 
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -36,8 +37,9 @@ constexpr uint64_t kLeaves = 1000;
 
 std::string Leaf(uint64_t i) { return absl::StrCat("entry bytes of leaf ", i); }
 
-// A store holding entries 0..kLeaves-1 and every perfect node of level >= 1,
-// written here as the schema says.
+// A store holding entries 0..kLeaves-1 and every perfect node of level >=
+// kStoredNodeMinLevel, written here as the schema says (format 4); every
+// perfect node of every level, computed here with raw SHA-256, in nodes_.
 class NodeStoreReadTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -53,11 +55,13 @@ class NodeStoreReadTest : public ::testing::Test {
       level.push_back(crypto::Sha256(std::string(1, '\0'), Leaf(i)));
       leaf_hashes_.push_back(level.back());
     }
+    for (uint64_t i = 0; i < kLeaves; ++i) nodes_[{0, i}] = leaf_hashes_[i];
     for (uint32_t l = 1; level.size() >= 2; ++l) {
       std::vector<std::string> up;
       for (size_t i = 0; i + 1 < level.size(); i += 2) {
         up.push_back(crypto::Sha256(std::string(1, '\x01'), level[i] + level[i + 1]));
-        w.Put(db_->handle(Cf::kNodes), NodeKey({l, i / 2}), up.back());
+        nodes_[{l, i / 2}] = up.back();
+        if (l >= kStoredNodeMinLevel) w.Put(db_->handle(Cf::kNodes), NodeKey({l, i / 2}), up.back());
       }
       level = std::move(up);
     }
@@ -75,6 +79,7 @@ class NodeStoreReadTest : public ::testing::Test {
   std::unique_ptr<Db> db_;
   std::unique_ptr<NodeStore> store_;
   std::vector<std::string> leaf_hashes_;
+  std::map<std::pair<uint32_t, uint64_t>, std::string> nodes_;  // (level, index) -> hash
 };
 
 TEST_F(NodeStoreReadTest, InclusionProofsVerify) {
@@ -114,43 +119,37 @@ TEST_F(NodeStoreReadTest, ProofNamesAMissingNode) {
   EXPECT_THAT(proof.status().message(), HasSubstr("node (4, 3)"));
 }
 
-// The nodes below level 4 come from the proved leaf's tile of 16 entries,
-// not from their rows: with every stored row of levels 1-3 gone, every
-// proof still verifies, and each of those nodes equals the row this test
-// computed and removed.
+// The nodes below level 4 have no rows: they are hashed from their tile of
+// 16 entries. Every one of them equals the node this test computed with raw
+// SHA-256, in the complete tiles and in the last, incomplete one (leaves
+// 992..999), and proofs of every size, which need them, verify.
 TEST_F(NodeStoreReadTest, LowNodesAreHashedFromTheTilesEntries) {
-  std::vector<std::pair<merkle::NodeId, std::string>> removed;
-  rocksdb::WriteBatch w;
   for (uint32_t l = 1; l < NodeStore::kLowCacheMinLevel; ++l) {
-    for (uint64_t i = 0; i < (kLeaves >> l); ++i) {
-      absl::StatusOr<std::string> row = db_->Get(Cf::kNodes, NodeKey({l, i}));
-      ASSERT_TRUE(row.ok()) << row.status();
-      removed.emplace_back(merkle::NodeId{l, i}, *row);
-      w.Delete(db_->handle(Cf::kNodes), NodeKey({l, i}));
-    }
+    EXPECT_TRUE(absl::IsNotFound(db_->Get(Cf::kNodes, NodeKey({l, 0})).status()));
   }
-  ASSERT_TRUE(db_->Write(&w, /*sync=*/false).ok());
-  const uint64_t complete = kLeaves / NodeStore::kTileLeaves * NodeStore::kTileLeaves;  // 992
-  for (const auto& [id, row] : removed) {
+  size_t low = 0;
+  for (const auto& [key, hash] : nodes_) {
+    const merkle::NodeId id{key.first, key.second};
+    if (id.level >= NodeStore::kLowCacheMinLevel) continue;
+    ++low;
     absl::StatusOr<std::string> node = store_->GetNode(id);
-    if (((id.index + 1) << id.level) <= complete) {
-      ASSERT_TRUE(node.ok()) << "node (" << id.level << ", " << id.index << "): " << node.status();
-      EXPECT_EQ(*node, row) << "node (" << id.level << ", " << id.index << ")";
-    } else {
-      // The last tile (leaves 992..999) is incomplete: its nodes are read
-      // alone, and their rows are gone.
-      EXPECT_EQ(node.status().code(), absl::StatusCode::kNotFound);
+    ASSERT_TRUE(node.ok()) << "node (" << id.level << ", " << id.index << "): " << node.status();
+    EXPECT_EQ(*node, hash) << "node (" << id.level << ", " << id.index << ")";
+  }
+  EXPECT_EQ(low, 1000u + 500 + 250 + 125);
+  // (3, 124) covers the last tile's 8 stored leaves; (2, 250) would need
+  // leaf 1000, which is not stored.
+  absl::StatusOr<std::string> beyond = store_->GetNode({2, 250});
+  EXPECT_EQ(beyond.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(beyond.status().message()), HasSubstr("entry 1000 is not in the store"));
+  for (uint64_t size : {uint64_t{1}, uint64_t{15}, uint64_t{16}, uint64_t{17}, uint64_t{993}, kLeaves}) {
+    const std::string root = RootAt(size);
+    for (uint64_t index = 0; index < size; index += 5) {
+      absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*store_, index, size);
+      ASSERT_TRUE(proof.ok()) << "index " << index << ": " << proof.status();
+      EXPECT_TRUE(merkle::VerifyInclusion(index, size, leaf_hashes_[index], *proof, root).ok())
+          << "index " << index << " size " << size;
     }
-  }
-  for (uint64_t index = 0; index < kLeaves; ++index) {
-    EXPECT_EQ(store_->GetNode({0, index}).value_or(""), leaf_hashes_[index]) << "leaf " << index;
-  }
-  const std::string root = RootAt(complete);
-  for (uint64_t index = 0; index < complete; index += 5) {
-    absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*store_, index, complete);
-    ASSERT_TRUE(proof.ok()) << "index " << index << ": " << proof.status();
-    EXPECT_TRUE(merkle::VerifyInclusion(index, complete, leaf_hashes_[index], *proof, root).ok())
-        << "index " << index;
   }
 }
 
@@ -178,20 +177,24 @@ TEST_F(NodeStoreReadTest, ConcurrentProofsShareTheTileCache) {
   EXPECT_EQ(bad, std::vector<int>(4, 0));
 }
 
-// A tile missing one entry is not hashed: its nodes come from their rows,
-// and the missing entry's leaf is reported.
-TEST_F(NodeStoreReadTest, TileWithAMissingEntryFallsBackToTheNodeRows) {
+// A tile missing an entry (a damaged store): the nodes before it are hashed
+// from the tile, the nodes after it from their own entries, and a node
+// that needs it names it.
+TEST_F(NodeStoreReadTest, TileWithAMissingEntryNamesItAndHashesTheRest) {
   ASSERT_TRUE(db_->rocks()
                   ->Delete(rocksdb::WriteOptions(), db_->handle(Cf::kEntries), EntryKey(70))
                   .ok());
-  // Tile 4 = leaves [64, 80). Node (2, 16) covers [64, 68): its row.
-  absl::StatusOr<std::string> row = db_->Get(Cf::kNodes, NodeKey({2, 16}));
-  ASSERT_TRUE(row.ok());
-  EXPECT_EQ(store_->GetNode({2, 16}).value_or(""), *row);
+  // Tile 4 = leaves [64, 80). Node (2, 16) covers [64, 68), (2, 18) [72, 76).
+  EXPECT_EQ(store_->GetNode({2, 16}).value_or(""), (nodes_[{2, 16}]));
+  EXPECT_EQ(store_->GetNode({2, 18}).value_or(""), (nodes_[{2, 18}]));
   EXPECT_EQ(store_->GetNode({0, 71}).value_or(""), leaf_hashes_[71]);
-  absl::StatusOr<std::string> missing = store_->GetNode({0, 70});
-  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(missing.status().message(), HasSubstr("entry 70 is missing"));
+  for (const merkle::NodeId id : {merkle::NodeId{0, 70}, merkle::NodeId{1, 35},
+                                  merkle::NodeId{2, 17}, merkle::NodeId{3, 8}}) {
+    absl::StatusOr<std::string> missing = store_->GetNode(id);
+    EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+    EXPECT_THAT(std::string(missing.status().message()), HasSubstr("entry 70 is not in the store"))
+        << "node (" << id.level << ", " << id.index << ")";
+  }
 }
 
 TEST_F(NodeStoreReadTest, ProofNamesAMissingEntry) {
@@ -201,7 +204,7 @@ TEST_F(NodeStoreReadTest, ProofNamesAMissingEntry) {
   absl::StatusOr<std::vector<std::string>> proof = merkle::InclusionProof(*store_, 32, kLeaves);
   ASSERT_FALSE(proof.ok());
   EXPECT_EQ(proof.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(proof.status().message(), HasSubstr("entry 33 is missing"));
+  EXPECT_THAT(std::string(proof.status().message()), HasSubstr("entry 33 is not in the store"));
 }
 
 TEST_F(NodeStoreReadTest, ProofRefusesAMalformedNode) {
@@ -234,14 +237,11 @@ TEST_F(NodeStoreReadTest, LowLevelsLoadedAfterOpenServeProofsFromMemory) {
     EXPECT_TRUE(merkle::VerifyInclusion(index, kLeaves, leaf_hashes_[index], *proof, root).ok())
         << "index " << index;
   }
-  // A level below the loaded ones still comes from RocksDB (from the
-  // last, incomplete tile: that node's row).
+  // A level below the loaded ones has no rows: hashed from the entries
+  // (the last, incomplete tile's 8).
   const merkle::NodeId last_tile_node{NodeStore::kLowCacheMinLevel - 1,
                                       kLeaves / NodeStore::kTileLeaves * 2};  // (3, 124)
-  ASSERT_TRUE(db_->rocks()
-                  ->Delete(rocksdb::WriteOptions(), db_->handle(Cf::kNodes), NodeKey(last_tile_node))
-                  .ok());
-  EXPECT_EQ(store_->GetNode(last_tile_node).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetNode(last_tile_node).value_or(""), (nodes_[{3, 124}]));
 }
 
 TEST_F(NodeStoreReadTest, MalformedLowLevelNodeStopsTheLoadAndIsStillReported) {

@@ -86,15 +86,15 @@ TEST(RocksStatusTest, MapsEveryCode) {
 }
 
 // Writes a tree over the leaf data `leaves` into `db` as the sequencer does
-// (format 2): each leaf's data as its entries row, the perfect nodes of
-// levels >= 1 in nodes; one WriteBatch per `batch` leaves.
+// (format 4): each leaf's data as its entries row, the perfect nodes of
+// levels >= kStoredNodeMinLevel in nodes; one WriteBatch per `batch` leaves.
 void StoreTree(Db& db, const std::vector<std::string>& leaves, size_t batch) {
   merkle::CompactTree tree;
   rocksdb::WriteBatch w;
   for (size_t i = 0; i < leaves.size(); ++i) {
     w.Put(db.handle(Cf::kEntries), rocksdb::Slice(EntryKey(i)), rocksdb::Slice(leaves[i]));
     tree.Append(merkle::HashLeaf(leaves[i]), [&](merkle::NodeId id, absl::string_view h) {
-      if (id.level == 0) return;
+      if (id.level < kStoredNodeMinLevel) return;
       const std::string key = NodeKey(id);
       w.Put(db.handle(Cf::kNodes), rocksdb::Slice(key), rocksdb::Slice(h.data(), h.size()));
     });
@@ -219,7 +219,7 @@ TEST(NodeStoreTest, RecentWindowServesFreshNodesAndOlderOnesComeFromRocksDb) {
     w.Put((*db)->handle(Cf::kEntries), rocksdb::Slice(EntryKey(i)),
           rocksdb::Slice(absl::StrCat("leaf ", i)));
     tree.Append(leaves[i], [&](merkle::NodeId id, absl::string_view h) {
-      if (id.level > 0) {  // leaf hashes are not stored (format 2)
+      if (id.level >= kStoredNodeMinLevel) {  // lower nodes are not stored (format 4)
         const std::string key = NodeKey(id);
         w.Put((*db)->handle(Cf::kNodes), rocksdb::Slice(key), rocksdb::Slice(h.data(), h.size()));
       }

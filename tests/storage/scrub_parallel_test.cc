@@ -227,15 +227,17 @@ TEST_F(ScrubParallelTest, SwappedEntries) {
 TEST_F(ScrubParallelTest, ChangedInteriorNode) {
   std::unique_ptr<Db> db = Copy();
   ASSERT_NE(db, nullptr);
-  Put(*db, Cf::kNodes, NodeKey({2, 300}), std::string(32, '\xab'));  // entries 1200..1203
+  ASSERT_TRUE(db->Get(Cf::kNodes, NodeKey({4, 75})).ok());
+  Put(*db, Cf::kNodes, NodeKey({4, 75}), std::string(32, '\xab'));  // entries 1200..1215
   ExpectFirst(WalkAll(*db), 1200, DamageKind::kNodeMismatch);
 }
 
 TEST_F(ScrubParallelTest, MissingNode) {
   std::unique_ptr<Db> db = Copy();
   ASSERT_NE(db, nullptr);
-  Delete(*db, Cf::kNodes, NodeKey({1, 900}));  // entries 1800..1801
-  ExpectFirst(WalkAll(*db), 1800, DamageKind::kMissingNode);
+  ASSERT_TRUE(db->Get(Cf::kNodes, NodeKey({4, 112})).ok());
+  Delete(*db, Cf::kNodes, NodeKey({4, 112}));  // entries 1792..1807
+  ExpectFirst(WalkAll(*db), 1792, DamageKind::kMissingNode);
 }
 
 TEST_F(ScrubParallelTest, ChangedLastEntry) {
