@@ -8,12 +8,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/util/thread_name.h"
 #include "nlohmann/json.hpp"
 
 namespace trialog::server {
 
 AccessLog::AccessLog(std::string path, int fd) : path_(std::move(path)), fd_(fd) {
-  syncer_ = std::thread([this] { SyncLoop(); });
+  syncer_ = std::thread([this] {
+    NameThisThread("tl-accesslog");
+    SyncLoop();
+  });
 }
 
 absl::StatusOr<std::unique_ptr<AccessLog>> AccessLog::Open(const std::string& path) {

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/note/keys.h"
+#include "core/util/thread_name.h"
 #include "server/config.h"
 #include "witness/policy.h"
 
@@ -77,7 +78,10 @@ absl::StatusOr<std::unique_ptr<Witnessing>> Witnessing::Start(WitnessingOptions 
     }
     w->LoadPersisted();
   }
-  w->poller_ = std::thread([p = w.get()] { p->Poll(); });
+  w->poller_ = std::thread([p = w.get()] {
+    NameThisThread("tl-witnessing");
+    p->Poll();
+  });
   return w;
 }
 

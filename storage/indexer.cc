@@ -10,6 +10,7 @@
 #include "core/ledger/entry.h"
 #include "core/util/bytes.h"
 #include "core/util/status_macros.h"
+#include "core/util/thread_name.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
 #include "rocksdb/write_batch.h"
@@ -38,7 +39,10 @@ EventIdKey ToEventIdKey(absl::string_view event_id) {
 
 Indexer::Indexer(Db* db, Published* published, uint64_t indexed, const IndexerOptions& options)
     : db_(db), published_(published), options_(options), durable_(indexed), indexed_(indexed) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("tl-index");
+    Run();
+  });
 }
 
 Indexer::~Indexer() { Close(); }

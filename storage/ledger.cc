@@ -13,6 +13,7 @@
 #include "core/ledger/entry.h"
 #include "core/util/bytes.h"
 #include "core/util/status_macros.h"
+#include "core/util/thread_name.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
 #include "storage/rocks_status.h"
@@ -98,7 +99,10 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options,
        (ledger->options_.snapshot_interval > absl::ZeroDuration() &&
         ledger->options_.snapshot_interval != absl::InfiniteDuration()))) {
     Ledger* l = ledger.get();
-    ledger->snapshot_thread_ = std::thread([l] { l->SnapshotLoop(); });
+    ledger->snapshot_thread_ = std::thread([l] {
+      NameThisThread("tl-snapshot");
+      l->SnapshotLoop();
+    });
   }
   ledger->open_stats_.open_time = absl::Now() - start;
   return ledger;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
+#include "core/util/thread_name.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
 #include "storage/rocks_status.h"
@@ -83,6 +84,7 @@ NodeStore::~NodeStore() {
 void NodeStore::StartLowLevelLoad(uint64_t size) {
   if (loader_.joinable()) return;
   loader_ = std::thread([this, size] {
+    NameThisThread("tl-nodeload");
     struct Done {
       absl::Notification& n;
       ~Done() { n.Notify(); }

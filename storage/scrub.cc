@@ -15,6 +15,7 @@
 #include "core/merkle/merkle.h"
 #include "core/util/bytes.h"
 #include "core/util/status_macros.h"
+#include "core/util/thread_name.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
 #include "rocksdb/snapshot.h"
@@ -71,7 +72,10 @@ class EntryFeed {
     if (start_ >= end_) return;
     const uint64_t blocks = (end_ - start_ + kBlock - 1) / kBlock;
     workers = static_cast<int>(std::max<uint64_t>(1, std::min<uint64_t>(workers, blocks)));
-    for (int w = 0; w < workers; ++w) threads_.emplace_back([this, w, workers] { Run(w, workers); });
+    for (int w = 0; w < workers; ++w) threads_.emplace_back([this, w, workers] {
+      NameThisThread("tl-scrub");
+      Run(w, workers);
+    });
   }
   ~EntryFeed() {
     {

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "core/ledger/entry.h"
 #include "core/util/bytes.h"
+#include "core/util/thread_name.h"
 #include "rocksdb/write_batch.h"
 #include "storage/batch_trace.h"
 #include "storage/entry_encoding.h"
@@ -73,8 +74,14 @@ Sequencer::Sequencer(const SequencerOptions& options, Db* db, NodeStore* nodes,
       published_(published),
       indexer_(indexer),
       chain_(std::move(chain)) {
-  writer_ = std::thread([this] { RunWrites(); });
-  sequencer_ = std::thread([this] { Run(); });
+  writer_ = std::thread([this] {
+    NameThisThread("tl-write");
+    RunWrites();
+  });
+  sequencer_ = std::thread([this] {
+    NameThisThread("tl-sequence");
+    Run();
+  });
 }
 
 Sequencer::~Sequencer() { Close(); }

@@ -13,6 +13,7 @@
 #include "core/crypto/crypto.h"
 #include "core/ledger/batch.h"
 #include "core/util/bytes.h"
+#include "core/util/thread_name.h"
 
 namespace trialog::ledger {
 namespace {
@@ -65,7 +66,10 @@ bool Work(Chunk& c) {
 class SignaturePipeline {
  public:
   SignaturePipeline(int workers, size_t max_in_flight) : max_in_flight_(max_in_flight) {
-    for (int i = 0; i < workers; ++i) pool_.emplace_back([this] { WorkerLoop(); });
+    for (int i = 0; i < workers; ++i) pool_.emplace_back([this] {
+      NameThisThread("tl-verify");
+      WorkerLoop();
+    });
   }
   ~SignaturePipeline() {
     {
@@ -359,7 +363,10 @@ struct ScanChunk {
 class ScanPool {
  public:
   ScanPool(int workers, size_t capacity) : capacity_(capacity) {
-    for (int i = 0; i < workers; ++i) pool_.emplace_back([this] { WorkerLoop(); });
+    for (int i = 0; i < workers; ++i) pool_.emplace_back([this] {
+      NameThisThread("tl-verify");
+      WorkerLoop();
+    });
   }
   ~ScanPool() {
     {
