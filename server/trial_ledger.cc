@@ -250,6 +250,16 @@ absl::StatusOr<std::string> TrialLedger::ReadEntry(uint64_t index) const {
   return store_->ReadEntry(index);
 }
 
+absl::StatusOr<std::string> TrialLedger::LeafHash(uint64_t index) const {
+  const uint64_t n = size();
+  if (index >= n) {
+    return absl::OutOfRangeError(
+        absl::StrCat("entry ", index, " does not exist; trial ", trial_id_, " has ", n,
+                     " entries"));
+  }
+  return store_->LeafHash(index);
+}
+
 absl::Status TrialLedger::ReadRange(
     uint64_t from, uint64_t limit,
     const std::function<bool(uint64_t, absl::string_view)>& fn) const {

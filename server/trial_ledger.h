@@ -112,6 +112,9 @@ class TrialLedger {
   absl::StatusOr<CheckpointView> LatestCheckpoint() const;
   // Entry bytes at `index`; OUT_OF_RANGE past the end.
   absl::StatusOr<std::string> ReadEntry(uint64_t index) const;
+  // The leaf hash of entry `index` (storage::Ledger::LeafHash: cheap right
+  // after its inclusion proof); OUT_OF_RANGE past the end.
+  absl::StatusOr<std::string> LeafHash(uint64_t index) const;
   // Calls fn(index, bytes) for [from, from + limit) clipped to the size,
   // until fn returns false.
   absl::Status ReadRange(uint64_t from, uint64_t limit,

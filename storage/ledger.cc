@@ -328,6 +328,20 @@ absl::StatusOr<std::string> Ledger::ReadEntry(uint64_t index) const {
   return bytes;
 }
 
+absl::StatusOr<std::string> Ledger::LeafHash(uint64_t index) const {
+  const uint64_t n = size();
+  if (index >= n) {
+    return absl::OutOfRangeError(
+        absl::StrCat("entry ", index, " is beyond the ledger size ", n));
+  }
+  absl::StatusOr<std::string> hash = nodes_->GetNode({0, index});
+  if (absl::IsNotFound(hash.status())) {
+    return absl::DataLossError(absl::StrCat("the leaf hash of entry ", index, " (size ", n,
+                                            "): ", hash.status().message()));
+  }
+  return hash;
+}
+
 absl::Status Ledger::ReadRange(uint64_t from, uint64_t limit,
                                const std::function<bool(uint64_t, absl::string_view)>& fn) const {
   const uint64_t n = size();

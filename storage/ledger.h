@@ -181,6 +181,12 @@ class Ledger {
   absl::StatusOr<std::vector<uint64_t>> StreamVersions(
       absl::Span<const absl::string_view> stream_ids) const;
 
+  // The leaf hash of entry `index`, SHA-256(0x00 || its stored bytes),
+  // through the proofs' node source: right after an InclusionProof of the
+  // same index it comes from the tile just hashed, without another read.
+  // OUT_OF_RANGE when index >= size(), DATA_LOSS when the entry is missing.
+  absl::StatusOr<std::string> LeafHash(uint64_t index) const;
+
   // RFC 6962 proofs and roots over the durable tree. OUT_OF_RANGE when a
   // size exceeds size(); INVALID_ARGUMENT as core/merkle says (index >=
   // tree_size; consistency from size 0).

@@ -18,9 +18,11 @@
 #include "absl/synchronization/mutex.h"
 #include "client/client.h"
 #include "client/metrics_scrape.h"
+#include "core/crypto/crypto.h"
 #include "core/ledger/chain_verifier.h"
 #include "core/ledger/entry.h"
 #include "core/ledger/receipt.h"
+#include "core/merkle/merkle.h"
 #include "core/note/keys.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -582,6 +584,70 @@ TEST_F(ServerTest, ReadByStreamAndVerifiedRead) {
   absl::StatusOr<note::Checkpoint> cp2 = c->RefreshCheckpoint();
   ASSERT_TRUE(cp2.ok()) << cp2.status();
   EXPECT_EQ(cp2->size, cp1->size + 1);
+}
+
+// GetInclusionProof over gRPC: for every entry of a ledger whose last tile
+// is incomplete (37 entries: tiles of 16, 16 and 5), the leaf hash equals
+// SHA-256(0x00 || the entry bytes Read returns), hashed here, and the proof
+// verifies against the root of the signed checkpoint and, at an older tree
+// size, against the root hashed here from those leaves.
+TEST_F(ServerTest, InclusionProofsOverGrpcVerifyAgainstTheSignedRoot) {
+  Principal admin = MakePrincipal("admin", v1::ROLE_SPONSOR_ADMIN);
+  const std::string trial = NewTrial(admin);
+  for (int b = 0; b < 4; ++b) {
+    grpc::ClientContext ctx;
+    v1::AppendBatchRequest req;
+    req.set_trial_id(trial);
+    for (int i = 0; i < 9; ++i) {
+      *req.add_signed_envelopes() = Note(trial, admin, absl::StrCat("s", i % 3), absl::StrCat(b, "/", i));
+    }
+    v1::AppendBatchResponse resp;
+    ASSERT_TRUE(stub_->AppendBatch(&ctx, req, &resp).ok());
+  }
+  const std::vector<std::string> entries = ReadAll(trial);
+  ASSERT_EQ(entries.size(), 37u);
+  std::vector<std::string> leaves;
+  for (const std::string& e : entries) leaves.push_back(crypto::Sha256(std::string(1, '\0'), e));
+  grpc::ClientContext cctx;
+  v1::GetCheckpointRequest creq;
+  creq.set_trial_id(trial);
+  v1::GetCheckpointResponse cresp;
+  ASSERT_TRUE(stub_->GetCheckpoint(&cctx, creq, &cresp).ok());
+  absl::StatusOr<note::Checkpoint> cp = ledger::OpenLedgerCheckpoint(cresp.checkpoint(), VerifierFor(trial));
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  ASSERT_EQ(cp->size, entries.size());
+  auto prove = [&](uint64_t index, uint64_t tree_size, v1::GetInclusionProofResponse* resp) {
+    grpc::ClientContext ctx;
+    v1::GetInclusionProofRequest req;
+    req.set_trial_id(trial);
+    req.set_index(index);
+    req.set_tree_size(tree_size);
+    return stub_->GetInclusionProof(&ctx, req, resp);
+  };
+  for (uint64_t index = 0; index < entries.size(); ++index) {
+    for (const uint64_t tree_size : {uint64_t{0}, uint64_t{20}}) {
+      if (tree_size != 0 && index >= tree_size) continue;
+      v1::GetInclusionProofResponse resp;
+      grpc::Status s = prove(index, tree_size, &resp);
+      ASSERT_TRUE(s.ok()) << index << ": " << s.error_message();
+      EXPECT_EQ(resp.leaf_hash(), leaves[index]) << index;
+      const uint64_t size = tree_size == 0 ? cp->size : tree_size;
+      EXPECT_EQ(resp.proof().tree_size(), size);
+      const std::string root =
+          tree_size == 0 ? cp->root_hash
+                         : merkle::RootFromLeafHashes({leaves.begin(), leaves.begin() + tree_size});
+      std::vector<std::string> hashes(resp.proof().hashes().begin(), resp.proof().hashes().end());
+      EXPECT_TRUE(merkle::VerifyInclusion(index, size, leaves[index], hashes, root).ok())
+          << index << " in " << size;
+    }
+  }
+  v1::GetInclusionProofResponse resp;
+  grpc::Status beyond = prove(entries.size(), 0, &resp);
+  EXPECT_EQ(beyond.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(beyond.error_message(), HasSubstr("is not below tree size 37"));
+  grpc::Status too_big = prove(3, entries.size() + 1, &resp);
+  EXPECT_EQ(too_big.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(too_big.error_message(), HasSubstr("exceeds the ledger size 37"));
 }
 
 TEST_F(ServerTest, SubscribeSeesEveryEntryOnceInOrderAcrossReconnect) {
