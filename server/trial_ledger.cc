@@ -240,23 +240,23 @@ absl::StatusOr<CheckpointView> TrialLedger::LatestCheckpoint() const {
   return ParseOwnCheckpoint(std::move(note_text));
 }
 
-absl::StatusOr<std::string> TrialLedger::ReadEntry(uint64_t index) const {
+absl::Status TrialLedger::CheckEntryIndex(uint64_t index) const {
   const uint64_t n = size();
   if (index >= n) {
     return absl::OutOfRangeError(
         absl::StrCat("entry ", index, " does not exist; trial ", trial_id_, " has ", n,
                      " entries"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> TrialLedger::ReadEntry(uint64_t index) const {
+  TRIALOG_RETURN_IF_ERROR(CheckEntryIndex(index));
   return store_->ReadEntry(index);
 }
 
 absl::StatusOr<std::string> TrialLedger::LeafHash(uint64_t index) const {
-  const uint64_t n = size();
-  if (index >= n) {
-    return absl::OutOfRangeError(
-        absl::StrCat("entry ", index, " does not exist; trial ", trial_id_, " has ", n,
-                     " entries"));
-  }
+  TRIALOG_RETURN_IF_ERROR(CheckEntryIndex(index));
   return store_->LeafHash(index);
 }
 

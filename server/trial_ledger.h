@@ -189,6 +189,8 @@ class TrialLedger {
 
  private:
   TrialLedger() = default;
+  // OUT_OF_RANGE naming the trial and its size when index >= size().
+  absl::Status CheckEntryIndex(uint64_t index) const;
 
   std::string trial_id_;
   std::string origin_;
