@@ -1252,7 +1252,14 @@ void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
     ro.dir = dir;
     ro.read_only = true;
     {
+      // The writable ledger above may be compacting: a table file listed in
+      // the manifest can vanish before the read-only instance opens it.
+      // Such an open fails; try again a few times.
       absl::StatusOr<std::unique_ptr<storage::Db>> rdb = storage::Db::Open(ro);
+      for (int attempt = 1; !rdb.ok() && attempt < 10; ++attempt) {
+        absl::SleepFor(absl::Milliseconds(200));
+        rdb = storage::Db::Open(ro);
+      }
       if (rdb.ok()) {
         uint64_t total = 0;
         std::string parts;
