@@ -55,6 +55,27 @@ absl::Status Initialise(Db& db, const Checkpointer& checkpointer, Recovered* r) 
   return absl::OkStatus();
 }
 
+// The tree of the first `size` leaves, from its right-border nodes
+// (NodeStore: stored rows at levels >= 4, hashed from the entries below).
+// A node that cannot be read gives its status, code kept, with the node
+// named ("border node (l, i) is unreadable: ..."); a border that does not
+// form a tree is DATA_LOSS.
+absl::StatusOr<merkle::CompactTree> TreeFromBorder(const NodeStore& nodes, uint64_t size) {
+  std::vector<std::string> border;
+  for (const merkle::NodeId& id : merkle::PerfectNodes(merkle::Range{0, size})) {
+    absl::StatusOr<std::string> node = nodes.GetNode(id);
+    if (!node.ok()) {
+      return absl::Status(node.status().code(),
+                          absl::StrCat("border node (", id.level, ", ", id.index,
+                                       ") is unreadable: ", node.status().message()));
+    }
+    border.push_back(*std::move(node));
+  }
+  absl::StatusOr<merkle::CompactTree> tree = merkle::CompactTree::FromBorder(size, std::move(border));
+  if (!tree.ok()) return absl::DataLossError(tree.status().message());
+  return tree;
+}
+
 // After the right border failed to rebuild the signed root: walks the
 // entries [tile_start, size) of the last, incomplete tile from the stored
 // border of the first tile_start leaves (all of level >= 4), as a replay
@@ -66,14 +87,7 @@ absl::Status Initialise(Db& db, const Checkpointer& checkpointer, Recovered* r) 
 // node, tells them apart).
 absl::Status NameLastTileDamage(const Db& db, const Checkpointer& checkpointer, NodeStore& nodes,
                                 uint64_t tile_start) {
-  std::vector<std::string> border;
-  for (const merkle::NodeId& id : merkle::PerfectNodes(merkle::Range{0, tile_start})) {
-    absl::StatusOr<std::string> node = nodes.GetNode(id);
-    if (!node.ok()) return absl::OkStatus();
-    border.push_back(*std::move(node));
-  }
-  absl::StatusOr<merkle::CompactTree> tree =
-      merkle::CompactTree::FromBorder(tile_start, std::move(border));
+  absl::StatusOr<merkle::CompactTree> tree = TreeFromBorder(nodes, tile_start);
   if (!tree.ok()) return absl::OkStatus();
   ScrubOptions so;
   so.check_indexes = false;
@@ -124,17 +138,11 @@ absl::Status CheckHead(const Db& db, const Checkpointer& checkpointer, NodeStore
   r->size = size;
   r->root = root;
 
-  std::vector<std::string> border;
-  for (const merkle::NodeId& id : merkle::PerfectNodes(merkle::Range{0, size})) {
-    absl::StatusOr<std::string> node = nodes.GetNode(id);
-    if (!node.ok()) {
-      return absl::DataLossError(absl::StrCat("right-border node (", id.level, ", ", id.index,
-                                              ") is unreadable: ", node.status().message()));
-    }
-    border.push_back(*std::move(node));
+  absl::StatusOr<merkle::CompactTree> border_tree = TreeFromBorder(nodes, size);
+  if (!border_tree.ok()) {
+    return absl::DataLossError(absl::StrCat("right-", border_tree.status().message()));
   }
-  TRIALOG_ASSIGN_OR_RETURN(merkle::CompactTree tree,
-                           merkle::CompactTree::FromBorder(size, std::move(border)));
+  merkle::CompactTree tree = *std::move(border_tree);
   if (tree.Root() != root) {
     // The border's nodes below kStoredNodeMinLevel are hashed from the
     // entries of the last, incomplete tile: either side may have changed.
@@ -213,20 +221,13 @@ absl::StatusOr<TailStart> FromSnapshot(const Db& db, NodeStore& nodes,
     return absl::FailedPreconditionError(absl::StrCat(
         "the snapshot is at size ", size, ", beyond the signed checkpoint's ", r.size));
   }
-  std::vector<std::string> border;
-  for (const merkle::NodeId& id : merkle::PerfectNodes(merkle::Range{0, size})) {
-    absl::StatusOr<std::string> node = nodes.GetNode(id);
-    if (!node.ok()) {
-      if (absl::IsNotFound(node.status()) || absl::IsDataLoss(node.status())) {
-        return absl::DataLossError(absl::StrCat("snapshot border node (", id.level, ", ", id.index,
-                                                ") is unreadable: ", node.status().message()));
-      }
-      return node.status();
+  absl::StatusOr<merkle::CompactTree> tree = TreeFromBorder(nodes, size);
+  if (!tree.ok()) {
+    if (absl::IsNotFound(tree.status()) || absl::IsDataLoss(tree.status())) {
+      return absl::DataLossError(absl::StrCat("snapshot ", tree.status().message()));
     }
-    border.push_back(*std::move(node));
+    return tree.status();  // I/O
   }
-  absl::StatusOr<merkle::CompactTree> tree = merkle::CompactTree::FromBorder(size, std::move(border));
-  if (!tree.ok()) return absl::DataLossError(tree.status().message());
   if (tree->Root() != root) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the snapshot's root at size ", size, ", ", HexEncode(root),
