@@ -983,11 +983,6 @@ std::optional<Row> RunPgbench(const Flags& f, int clients) {
 
 // ---------------------------------------------------------------- scale
 
-// Builds a ledger of `size` entries directly through storage::Ledger (the
-// code trialogd runs, with the principal registry and the trial state
-// machine, sync off while loading), then measures replay on reopen, proof
-// latency in process, `trialog verify --data`, and trialogd's restart to
-// serving, RSS and proof latency over gRPC.
 // 2,000 random inclusion proofs and 2,000 consistency proofs against the
 // ledger's current size, timed one by one on this thread (every 50th
 // inclusion proof verified against the root); appends one row for each,
@@ -1045,6 +1040,11 @@ void MeasureProofs(const storage::Ledger& l, uint64_t seed, absl::string_view su
   rows.push_back(con);
 }
 
+// Builds a ledger of `size` entries directly through storage::Ledger (the
+// code trialogd runs, with the principal registry and the trial state
+// machine, sync off while loading), then measures replay on reopen, proof
+// latency in process, `trialog verify --data`, and trialogd's restart to
+// serving, RSS and proof latency over gRPC.
 void RunScale(const Flags& f, const std::string& work, std::vector<Row>& rows) {
   const uint64_t size = f.scale;
   // A kept scale dir holds its ledger key: reuse both.
